@@ -1,0 +1,398 @@
+package dev.thinkproxy;
+
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonToken;
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.json.JsonMapper;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import java.io.IOException;
+import java.net.Proxy;
+import java.time.Duration;
+import java.util.AbstractMap.SimpleImmutableEntry;
+import java.util.List;
+import java.util.Locale;
+import java.util.Objects;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import okhttp3.ConnectionPool;
+import okhttp3.CookieJar;
+import okhttp3.Dispatcher;
+import okhttp3.Dns;
+import okhttp3.HttpUrl;
+import okhttp3.OkHttpClient;
+import okhttp3.Request;
+import okhttp3.RequestBody;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Forwards OpenAI-compatible requests to the provider named in the request path and relays the answer, moving
+ * reasoning out of {@code <think>} tags into its own field on the way.
+ *
+ * <pre>{@code
+ * ChatCompletionProxy proxy = ChatCompletionProxy.builder()
+ *     .thinkOptions(ThinkOptions.builder().reasoningField("reasoning").build())
+ *     .build();
+ * ProxyCall call = proxy.forward(
+ *     ProxyRequest.builder()
+ *         .targetPath("/https://llm.chutes.ai/v1/chat/completions")
+ *         .addHeader("Authorization", "Bearer …")
+ *         .addHeader("Content-Type", "application/json")
+ *         .body(json)
+ *         .build(),
+ *     mySink);
+ * }</pre>
+ *
+ * <p>For each request, in this order: the upstream URL is resolved from the path ({@code https://host},
+ * {@code https:/host} or percent-encoded, with port, path prefix and query), checked against the
+ * {@link TargetPolicy}, and called with the client's credentials and the body byte for byte; the answer is
+ * relayed by type: an event stream event by event as it arrives, a JSON chat completion rewritten whole, anything
+ * else unchanged. Upstream errors keep their status, body and rate-limit headers. Failures before the first byte
+ * become an OpenAI-style JSON error with a matching status (400, 403, 413, 502, 504); after it, one
+ * {@code data: {"error":…}} event ends the stream.
+ *
+ * <p>Immutable and thread-safe: build one per configuration and share it; it owns one HTTP client, connection
+ * pool and dispatcher. {@link #close()} ends the exchanges still running and releases them.
+ */
+public final class ChatCompletionProxy implements AutoCloseable {
+  /** Request header that overrides the mode for one request: {@code split}, {@code wrap}, {@code strip}, {@code off}. */
+  public static final String MODE_HEADER = "X-Thinkproxy-Mode";
+  /** Request header that says whether the answer starts inside reasoning: {@code true} or {@code false}. */
+  public static final String IMPLICIT_OPEN_HEADER = "X-Thinkproxy-Implicit-Open";
+
+  private static final Logger log = LoggerFactory.getLogger(ChatCompletionProxy.class);
+  private static final Set<String> NO_BODY_METHODS = Set.of("GET", "HEAD", "OPTIONS", "TRACE");
+
+  private final TargetPolicy targetPolicy;
+  private final ThinkOptions thinkOptions;
+  private final Duration connectTimeout;
+  private final Duration idleTimeout;
+  private final long maxBodyBytes;
+  private final long maxResponseBufferBytes;
+  private final OkHttpClient client;
+  private final ObjectMapper mapper;
+  private final Set<Exchange> active = ConcurrentHashMap.newKeySet();
+  private volatile boolean closed;
+
+  private ChatCompletionProxy(Builder b) {
+    this.targetPolicy = b.targetPolicy;
+    this.thinkOptions = b.thinkOptions;
+    this.connectTimeout = b.connectTimeout;
+    this.idleTimeout = b.idleTimeout;
+    this.maxBodyBytes = b.maxBodyBytes;
+    this.maxResponseBufferBytes = b.maxResponseBufferBytes;
+    this.mapper = JsonMapper.builder()
+        .nodeFactory(JsonNodeFactory.withExactBigDecimals(true))
+        .enable(DeserializationFeature.USE_BIG_DECIMAL_FOR_FLOATS)
+        .build();
+
+    Dispatcher dispatcher = new Dispatcher();
+    // OkHttp's defaults (64 calls, 5 per host) would make the sixth concurrent stream to one provider wait silently.
+    dispatcher.setMaxRequests(b.maxConcurrentCalls);
+    dispatcher.setMaxRequestsPerHost(b.maxConcurrentCalls);
+    this.client = new OkHttpClient.Builder()
+        .dispatcher(dispatcher)
+        .connectionPool(new ConnectionPool(64, 5, TimeUnit.MINUTES))
+        .proxy(Proxy.NO_PROXY)
+        .followRedirects(false)
+        .followSslRedirects(false)
+        // A replayed POST is a second paid completion.
+        .retryOnConnectionFailure(false)
+        .cookieJar(CookieJar.NO_COOKIES)
+        .connectTimeout(connectTimeout)
+        .readTimeout(idleTimeout)
+        .writeTimeout(idleTimeout)
+        .callTimeout(Duration.ZERO)
+        .socketFactory(new GuardedSocketFactory(targetPolicy))
+        .dns(targetPolicy.allowPrivateNetworks() ? Dns.SYSTEM : new PolicyDns(targetPolicy, Dns.SYSTEM))
+        .build();
+  }
+
+  /** A builder with the defaults. */
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  /**
+   * Starts forwarding {@code request} and returns at once; the response is written to {@code sink} from the
+   * proxy's I/O threads. A request the proxy refuses (bad URL, policy, body too large) is answered on the
+   * calling thread before this method returns.
+   */
+  public ProxyCall forward(ProxyRequest request, ResponseSink sink) {
+    Objects.requireNonNull(request, "request");
+    Objects.requireNonNull(sink, "sink");
+    Request upstream;
+    Exchange exchange;
+    try {
+      if (closed) {
+        throw ProxyException.shuttingDown();
+      }
+      HttpUrl url = TargetResolver.resolve(request.targetPath(), request.query());
+      targetPolicy.checkHost(url.host(), url.port());
+      if (request.bodyLength() > maxBodyBytes) {
+        throw ProxyException.bodyTooLarge(maxBodyBytes);
+      }
+      ThinkMode mode = modeFor(request);
+      boolean implicitOpen = implicitOpenFor(request);
+      boolean rewritable = url.encodedPath().endsWith("/chat/completions");
+      String method = request.method();
+      RequestBody body = NO_BODY_METHODS.contains(method) ? null : RequestBody.create(request.body(), null);
+      upstream = new Request.Builder()
+          .url(url)
+          .headers(HeaderRules.toUpstream(request.headers()))
+          .method(method, body)
+          .build();
+      exchange = new Exchange(this, sink, new Exchange.Plan(mode, implicitOpen, rewritable), url.host());
+    } catch (ProxyException e) {
+      log.debug("refused {} {}: {}", request.method(), request.targetPath(), e.getMessage());
+      return answerNow(sink, e);
+    } catch (IllegalArgumentException e) {
+      return answerNow(sink, ProxyException.badTarget("the request cannot be forwarded: " + e.getMessage()));
+    }
+    active.add(exchange);
+    if (closed) {
+      exchange.shutdown();
+    }
+    exchange.start(client.newCall(upstream));
+    return exchange;
+  }
+
+  /** The number of exchanges that have started and not finished yet. */
+  public int activeExchanges() {
+    return active.size();
+  }
+
+  /**
+   * Waits until no exchange is running or the timeout passes; for graceful shutdown after new requests have
+   * stopped arriving.
+   *
+   * @return true when no exchange is running
+   */
+  public boolean awaitIdle(Duration timeout) throws InterruptedException {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    synchronized (active) {
+      while (!active.isEmpty()) {
+        long left = deadline - System.nanoTime();
+        if (left <= 0) {
+          return false;
+        }
+        active.wait(Math.max(1, TimeUnit.NANOSECONDS.toMillis(left)));
+      }
+    }
+    return true;
+  }
+
+  /**
+   * Stops the proxy: new requests get 503, running streams end with an error event, and the HTTP client's
+   * threads and connections are released. Idempotent.
+   */
+  @Override
+  public void close() {
+    closed = true;
+    for (Exchange e : active) {
+      e.shutdown();
+    }
+    client.dispatcher().executorService().shutdown();
+    client.connectionPool().evictAll();
+  }
+
+  /** The target policy. */
+  public TargetPolicy targetPolicy() {
+    return targetPolicy;
+  }
+
+  /** The reasoning options. */
+  public ThinkOptions thinkOptions() {
+    return thinkOptions;
+  }
+
+  /** The longest silence accepted from an upstream; zero means none. */
+  public Duration idleTimeout() {
+    return idleTimeout;
+  }
+
+  /** The connect timeout. */
+  public Duration connectTimeout() {
+    return connectTimeout;
+  }
+
+  /** The largest request body accepted, in bytes. */
+  public long maxBodyBytes() {
+    return maxBodyBytes;
+  }
+
+  long maxResponseBufferBytes() {
+    return maxResponseBufferBytes;
+  }
+
+  ObjectMapper mapper() {
+    return mapper;
+  }
+
+  void finished(Exchange exchange) {
+    synchronized (active) {
+      active.remove(exchange);
+      active.notifyAll();
+    }
+  }
+
+  private ThinkMode modeFor(ProxyRequest request) {
+    String header = request.header(MODE_HEADER);
+    if (header == null) {
+      return thinkOptions.mode();
+    }
+    try {
+      return ThinkMode.parse(header);
+    } catch (IllegalArgumentException e) {
+      throw new ProxyException(400, "invalid_request_error", "invalid_think_mode",
+          MODE_HEADER + " must be one of split, wrap, strip, off");
+    }
+  }
+
+  private boolean implicitOpenFor(ProxyRequest request) {
+    String header = request.header(IMPLICIT_OPEN_HEADER);
+    if (header != null) {
+      switch (header.strip().toLowerCase(Locale.ROOT)) {
+        case "true":
+          return true;
+        case "false":
+          return false;
+        default:
+          throw new ProxyException(400, "invalid_request_error", "invalid_implicit_open",
+              IMPLICIT_OPEN_HEADER + " must be true or false");
+      }
+    }
+    return thinkOptions.implicitOpenModels() != null && thinkOptions.implicitOpenFor(modelOf(request.body()));
+  }
+
+  /** The top-level {@code model} of a JSON request body, or null. */
+  private String modelOf(byte[] body) {
+    try (JsonParser p = mapper.getFactory().createParser(body)) {
+      if (p.nextToken() != JsonToken.START_OBJECT) {
+        return null;
+      }
+      while (p.nextToken() == JsonToken.FIELD_NAME) {
+        String name = p.currentName();
+        JsonToken value = p.nextToken();
+        if (name.equals("model") && value == JsonToken.VALUE_STRING) {
+          return p.getText();
+        }
+        p.skipChildren();
+      }
+    } catch (IOException e) {
+      return null;
+    }
+    return null;
+  }
+
+  private static ProxyCall answerNow(ResponseSink sink, ProxyException error) {
+    byte[] body = error.toJson();
+    boolean ok = false;
+    try {
+      sink.start(error.status(), List.of(
+          new SimpleImmutableEntry<>("Content-Type", "application/json"),
+          new SimpleImmutableEntry<>("Content-Length", Integer.toString(body.length))));
+      sink.write(body, 0, body.length);
+      sink.flush();
+      ok = true;
+    } catch (IOException e) {
+      sink.abort(e);
+    }
+    if (ok) {
+      sink.complete();
+    }
+    return new ProxyCall() {
+      @Override
+      public void cancel() {}
+
+      @Override
+      public boolean isDone() {
+        return true;
+      }
+    };
+  }
+
+  /** Builds a {@link ChatCompletionProxy}. */
+  public static final class Builder {
+    private TargetPolicy targetPolicy = TargetPolicy.defaults();
+    private ThinkOptions thinkOptions = ThinkOptions.defaults();
+    private Duration connectTimeout = Duration.ofSeconds(10);
+    private Duration idleTimeout = Duration.ofSeconds(300);
+    private long maxBodyBytes = 32L * 1024 * 1024;
+    private long maxResponseBufferBytes = 32L * 1024 * 1024;
+    private int maxConcurrentCalls = 100_000;
+
+    private Builder() {}
+
+    /** Which upstreams are allowed. Default: {@link TargetPolicy#defaults()}, public hosts only. */
+    public Builder targetPolicy(TargetPolicy policy) {
+      this.targetPolicy = Objects.requireNonNull(policy, "policy");
+      return this;
+    }
+
+    /** How reasoning is handled. Default: {@link ThinkOptions#defaults()}. */
+    public Builder thinkOptions(ThinkOptions options) {
+      this.thinkOptions = Objects.requireNonNull(options, "options");
+      return this;
+    }
+
+    /** How long opening a connection to the upstream may take. Default 10 s. */
+    public Builder connectTimeout(Duration timeout) {
+      this.connectTimeout = nonNegative(timeout, "connectTimeout");
+      return this;
+    }
+
+    /**
+     * The longest silence accepted from the upstream, while waiting for the response and between any two reads
+     * of it; zero disables it. There is no cap on the total length of a healthy stream. Default 300 s.
+     */
+    public Builder idleTimeout(Duration timeout) {
+      this.idleTimeout = nonNegative(timeout, "idleTimeout");
+      return this;
+    }
+
+    /** The largest request body accepted; larger ones get 413 before anything is sent. Default 32 MiB. */
+    public Builder maxBodyBytes(long bytes) {
+      if (bytes < 0) {
+        throw new IllegalArgumentException("maxBodyBytes must not be negative");
+      }
+      this.maxBodyBytes = bytes;
+      return this;
+    }
+
+    /**
+     * The largest non-streaming JSON response that is rewritten; a larger one is passed through unchanged.
+     * Default 32 MiB.
+     */
+    public Builder maxResponseBufferBytes(long bytes) {
+      if (bytes < 0) {
+        throw new IllegalArgumentException("maxResponseBufferBytes must not be negative");
+      }
+      this.maxResponseBufferBytes = bytes;
+      return this;
+    }
+
+    /** The most upstream calls running at once; further calls wait for a free slot. Default 100 000. */
+    public Builder maxConcurrentCalls(int calls) {
+      if (calls < 1) {
+        throw new IllegalArgumentException("maxConcurrentCalls must be positive");
+      }
+      this.maxConcurrentCalls = calls;
+      return this;
+    }
+
+    /** The proxy. */
+    public ChatCompletionProxy build() {
+      return new ChatCompletionProxy(this);
+    }
+
+    private static Duration nonNegative(Duration d, String name) {
+      if (d == null || d.isNegative()) {
+        throw new IllegalArgumentException(name + " must be zero or positive");
+      }
+      return d;
+    }
+  }
+}

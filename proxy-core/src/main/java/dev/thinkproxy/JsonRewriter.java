@@ -1,0 +1,100 @@
+package dev.thinkproxy;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+
+/**
+ * Rewrites a non-streaming {@code chat.completion} body with the same processor and the same rules as the
+ * stream, so both give the same reasoning and content strings.
+ */
+final class JsonRewriter {
+  private static final String CONTENT = "content";
+  private static final String REASONING_CONTENT = "reasoning_content";
+  private static final String REASONING = "reasoning";
+
+  private JsonRewriter() {}
+
+  /** Rewrites the body in place; returns false when nothing changed, so the original bytes can be sent. */
+  static boolean rewrite(ObjectNode body, ThinkOptions options, ThinkMode mode, boolean implicitOpen) {
+    JsonNode choices = body.get("choices");
+    if (!(choices instanceof ArrayNode)) {
+      return false;
+    }
+    boolean changed = false;
+    for (JsonNode c : choices) {
+      JsonNode m = c.get("message");
+      if (m instanceof ObjectNode) {
+        changed |= rewriteMessage((ObjectNode) m, options, mode, implicitOpen);
+      }
+    }
+    return changed;
+  }
+
+  private static boolean rewriteMessage(ObjectNode message, ThinkOptions options, ThinkMode mode, boolean implicitOpen) {
+    JsonNode rc = message.get(REASONING_CONTENT);
+    JsonNode r = message.get(REASONING);
+    String a = rc != null && rc.isTextual() ? rc.asText() : "";
+    String b = r != null && r.isTextual() ? r.asText() : "";
+    String nativeText = a.equals(b) ? a : a + b;
+    boolean hasNativeKeys = rc != null || r != null;
+    JsonNode content = message.get(CONTENT);
+
+    StringBuilder reasoning = new StringBuilder(nativeText);
+    StringBuilder text = new StringBuilder();
+    boolean parsed = false;
+    if (content instanceof ArrayNode) {
+      if (!ChunkRewriter.splitParts((ArrayNode) content, reasoning, text)) {
+        return false;
+      }
+      parsed = true;
+    } else if (content != null && content.isTextual()) {
+      if (mode != ThinkMode.WRAP && nativeText.isEmpty()) {
+        ThinkTagProcessor processor = options.newProcessor(implicitOpen);
+        collect(processor.feed(content.asText()), reasoning, text);
+        collect(processor.finish(), reasoning, text);
+      } else {
+        text.append(content.asText());
+      }
+    }
+
+    if (mode == ThinkMode.WRAP) {
+      if (reasoning.length() == 0 && !hasNativeKeys && !parsed) {
+        return false;
+      }
+      String wrapped = reasoning.length() == 0
+          ? text.toString()
+          : options.tags().get(0).open() + "\n" + reasoning + "\n" + options.tags().get(0).close() + "\n\n" + text;
+      message.remove(REASONING_CONTENT);
+      message.remove(REASONING);
+      if (content != null && content.isNull() && wrapped.isEmpty()) {
+        return true;
+      }
+      message.put(CONTENT, wrapped);
+      return true;
+    }
+
+    boolean unchanged = !hasNativeKeys && !parsed && reasoning.length() == 0
+        && (content == null || !content.isTextual() || content.asText().contentEquals(text));
+    if (unchanged) {
+      return false;
+    }
+    if (content != null && !content.isNull()) {
+      message.put(CONTENT, text.toString());
+    } else if (text.length() > 0) {
+      message.put(CONTENT, text.toString());
+    }
+    message.remove(REASONING_CONTENT);
+    message.remove(REASONING);
+    if (mode == ThinkMode.SPLIT && reasoning.length() > 0) {
+      message.put(options.reasoningField(), reasoning.toString());
+    }
+    return true;
+  }
+
+  private static void collect(Iterable<ThinkTagProcessor.Segment> segments, StringBuilder reasoning, StringBuilder text) {
+    for (ThinkTagProcessor.Segment s : segments) {
+      (s.kind() == ThinkTagProcessor.Kind.REASONING ? reasoning : text).append(s.text());
+    }
+  }
+}

@@ -1,0 +1,51 @@
+package dev.thinkproxy;
+
+import java.util.Objects;
+
+/**
+ * One pair of reasoning delimiters, matched case-insensitively: {@code <think>}/{@code </think>} for the name
+ * {@code think}, or an explicit pair for families that are not XML-like, such as {@code ◁think▷}/{@code ◁/think▷}.
+ *
+ * @param open the opening delimiter, e.g. {@code <think>}
+ * @param close the closing delimiter, e.g. {@code </think>}
+ */
+public record ThinkTag(String open, String close) {
+
+  /** Validates the pair. */
+  public ThinkTag {
+    Objects.requireNonNull(open, "open");
+    Objects.requireNonNull(close, "close");
+    if (open.isEmpty() || close.isEmpty()) {
+      throw new IllegalArgumentException("tag delimiters must not be empty");
+    }
+    if (open.equalsIgnoreCase(close)) {
+      throw new IllegalArgumentException("open and close delimiters must differ: " + open);
+    }
+  }
+
+  /** The XML-style pair for a tag name: {@code named("think")} is {@code <think>}/{@code </think>}. */
+  public static ThinkTag named(String name) {
+    if (name == null || name.isBlank() || name.matches(".*[<>/\\s].*")) {
+      throw new IllegalArgumentException("not a tag name: " + name);
+    }
+    return new ThinkTag("<" + name + ">", "</" + name + ">");
+  }
+
+  /**
+   * Parses one entry of the {@code --think-tags} list: a name ({@code think}) or an explicit pair written
+   * {@code OPEN|CLOSE} ({@code ◁think▷|◁/think▷}).
+   */
+  public static ThinkTag parse(String entry) {
+    String s = entry.strip();
+    int bar = s.indexOf('|');
+    if (bar < 0) {
+      return named(s);
+    }
+    return new ThinkTag(s.substring(0, bar).strip(), s.substring(bar + 1).strip());
+  }
+
+  @Override
+  public String toString() {
+    return open + "|" + close;
+  }
+}

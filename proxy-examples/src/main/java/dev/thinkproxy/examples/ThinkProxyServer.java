@@ -1,0 +1,250 @@
+package dev.thinkproxy.examples;
+
+import dev.thinkproxy.ChatCompletionProxy;
+import dev.thinkproxy.servlet.ChatCompletionProxyServlet;
+import dev.thinkproxy.servlet.InitParams;
+import java.io.File;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import org.apache.catalina.Context;
+import org.apache.catalina.LifecycleException;
+import org.apache.catalina.connector.Connector;
+import org.apache.catalina.core.StandardHost;
+import org.apache.catalina.startup.Tomcat;
+import org.apache.coyote.http11.Http11NioProtocol;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.ArgSpec;
+import picocli.CommandLine.Model.OptionSpec;
+import picocli.CommandLine.Option;
+
+/**
+ * The standalone thinkproxy server: an embedded Tomcat with {@link ChatCompletionProxyServlet} at
+ * {@code /proxy/*} and {@code GET /healthz}. Every flag {@code --NAME} can also be given as the environment
+ * variable {@code THINKPROXY_NAME} (upper snake case); a flag on the command line wins.
+ *
+ * <p>The connector accepts every base-URL form of the contract: {@code https://host} (Tomcat keeps the raw
+ * request URI), {@code https:/host}, percent-encoded slashes ({@code encodedSolidusHandling=passthrough}) and raw
+ * IPv6 brackets ({@code relaxedPathChars}). Errors the container produces itself are JSON too.
+ */
+@Command(
+    name = "thinkproxy-server",
+    mixinStandardHelpOptions = true,
+    version = "thinkproxy 0.1.0",
+    description = "Forwards OpenAI-compatible chat completions to the provider in the path and moves "
+        + "<think> reasoning into its own field.%n%n"
+        + "  base URL for clients: http://HOST:PORT/proxy/https://api.provider.com/v1%n",
+    sortOptions = false,
+    defaultValueProvider = ThinkProxyServer.EnvironmentDefaults.class)
+public final class ThinkProxyServer implements Callable<Integer>, AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(ThinkProxyServer.class);
+
+  @Option(names = "--port", paramLabel = "N", defaultValue = "8080", description = "Port to listen on (default ${DEFAULT-VALUE}; 0 picks a free one).")
+  int port;
+
+  @Option(names = "--bind", paramLabel = "ADDR", defaultValue = "127.0.0.1", description = "Address to listen on (default ${DEFAULT-VALUE}).")
+  String bind;
+
+  @Option(names = "--allow-private-networks", description = "Permit upstreams on loopback, private and link-local addresses (a local vLLM or Ollama).")
+  boolean allowPrivateNetworks;
+
+  @Option(names = "--allow-host", paramLabel = "PATTERN", split = ",", description = "Only allow matching upstream hosts: host, host:port, *.domain, or an IP literal (which also permits that private address). Repeatable.")
+  List<String> allowHosts;
+
+  @Option(names = "--think-mode", paramLabel = "MODE", description = "split (default), wrap, strip or off.")
+  String thinkMode;
+
+  @Option(names = "--reasoning-field", paramLabel = "FIELD", description = "reasoning_content (default) or reasoning.")
+  String reasoningField;
+
+  @Option(names = "--think-tags", paramLabel = "TAGS", description = "Comma-separated tag names (default think), or OPEN|CLOSE pairs.")
+  String thinkTags;
+
+  @Option(names = "--think-anywhere", description = "Extract <think> blocks anywhere in the answer, not only at its start.")
+  boolean thinkAnywhere;
+
+  @Option(names = "--think-keep-whitespace", description = "Keep whitespace around tags byte-exact instead of trimming it.")
+  boolean thinkKeepWhitespace;
+
+  @Option(names = "--implicit-open-models", paramLabel = "REGEX", description = "Models whose answer starts inside reasoning (the template opens <think> in the prompt), e.g. 'deepseek-r1|qwq'.")
+  String implicitOpenModels;
+
+  @Option(names = "--idle-timeout", paramLabel = "DURATION", description = "Longest silence from the upstream (default 300s; 0 = none).")
+  String idleTimeout;
+
+  @Option(names = "--connect-timeout", paramLabel = "DURATION", description = "Upstream connect timeout (default 10s).")
+  String connectTimeout;
+
+  @Option(names = "--max-body-bytes", paramLabel = "N", description = "Largest request body accepted (default 33554432 = 32 MiB).")
+  String maxBodyBytes;
+
+  @Option(names = "--shutdown-grace", paramLabel = "DURATION", defaultValue = "30s", description = "On SIGTERM, how long running streams may go on before they are ended (default ${DEFAULT-VALUE}).")
+  String shutdownGrace;
+
+  private Tomcat tomcat;
+  private Connector connector;
+  private ChatCompletionProxy proxy;
+  private File baseDir;
+
+  /** Runs the server until the JVM is stopped. */
+  public static void main(String[] args) {
+    ThinkProxyServer server = new ThinkProxyServer();
+    CommandLine cli = new CommandLine(server);
+    int code = cli.execute(args);
+    if (code != 0 || server.tomcat == null) {
+      System.exit(code);
+    }
+    Runtime.getRuntime().addShutdownHook(new Thread(server::shutdownGracefully, "thinkproxy-shutdown"));
+    server.tomcat.getServer().await();
+  }
+
+  /**
+   * Starts a server from command-line arguments and returns it running; for tests and embedding.
+   *
+   * @throws IllegalArgumentException when an argument is invalid
+   */
+  public static ThinkProxyServer start(String... args) {
+    ThinkProxyServer server = new ThinkProxyServer();
+    CommandLine cli = new CommandLine(server);
+    cli.parseArgs(args);
+    try {
+      server.startServer();
+    } catch (LifecycleException | IOException e) {
+      throw new IllegalStateException("the server did not start", e);
+    }
+    return server;
+  }
+
+  @Override
+  public Integer call() throws Exception {
+    try {
+      startServer();
+    } catch (IllegalArgumentException e) {
+      log.error("invalid configuration: {}", e.getMessage());
+      return 2;
+    }
+    return 0;
+  }
+
+  /** The port the server listens on. */
+  public int port() {
+    return connector.getLocalPort();
+  }
+
+  /** The proxy behind the servlet. */
+  public ChatCompletionProxy proxy() {
+    return proxy;
+  }
+
+  private void startServer() throws LifecycleException, IOException {
+    Map<String, String> settings = new HashMap<>();
+    settings.put(InitParams.ALLOW_PRIVATE_NETWORKS, Boolean.toString(allowPrivateNetworks));
+    if (allowHosts != null) {
+      settings.put(InitParams.ALLOW_HOST, String.join(",", allowHosts));
+    }
+    settings.put(InitParams.THINK_MODE, thinkMode);
+    settings.put(InitParams.REASONING_FIELD, reasoningField);
+    settings.put(InitParams.THINK_TAGS, thinkTags);
+    settings.put(InitParams.THINK_ANYWHERE, Boolean.toString(thinkAnywhere));
+    settings.put(InitParams.THINK_KEEP_WHITESPACE, Boolean.toString(thinkKeepWhitespace));
+    settings.put(InitParams.IMPLICIT_OPEN_MODELS, implicitOpenModels);
+    settings.put(InitParams.IDLE_TIMEOUT, idleTimeout);
+    settings.put(InitParams.CONNECT_TIMEOUT, connectTimeout);
+    settings.put(InitParams.MAX_BODY_BYTES, maxBodyBytes);
+    InitParams.parseDuration("--shutdown-grace", shutdownGrace);
+    proxy = InitParams.toBuilder(settings::get).build();
+
+    baseDir = Files.createTempDirectory("thinkproxy-tomcat").toFile();
+    tomcat = new Tomcat();
+    tomcat.setBaseDir(baseDir.getAbsolutePath());
+    connector = new Connector(Http11NioProtocol.class.getName());
+    connector.setPort(port);
+    connector.setProperty("address", bind);
+    // The proxy parses the raw request URI itself; these let every base-URL form reach it.
+    connector.setEncodedSolidusHandling("passthrough");
+    connector.setProperty("relaxedPathChars", "[]|");
+    connector.setProperty("relaxedQueryChars", "[]|{}^\\`\"<>");
+    connector.setProperty("maxThreads", "200");
+    connector.setProperty("connectionTimeout", "30000");
+    tomcat.setConnector(connector);
+    ((StandardHost) tomcat.getHost()).setErrorReportValveClass(JsonErrorReportValve.class.getName());
+
+    Context context = tomcat.addContext("", baseDir.getAbsolutePath());
+    Tomcat.addServlet(context, "thinkproxy", new ChatCompletionProxyServlet(proxy)).setAsyncSupported(true);
+    context.addServletMappingDecoded("/proxy/*", "thinkproxy");
+    Tomcat.addServlet(context, "health", new HealthServlet());
+    context.addServletMappingDecoded("/healthz", "health");
+    tomcat.start();
+
+    String base = "http://" + (bind.contains(":") ? "[" + bind + "]" : bind) + ":" + port();
+    log.info("thinkproxy listening on {}; point an OpenAI client at {}/proxy/https://api.openai.com/v1 "
+        + "(any provider's base URL after /proxy/)", base, base);
+    if (proxy.targetPolicy().allowPrivateNetworks()) {
+      log.warn("private networks are allowed: any client of this proxy can reach services on this machine's networks");
+    }
+  }
+
+  /** Stops accepting requests, lets running streams finish within the grace period, then ends them. */
+  void shutdownGracefully() {
+    Duration grace = InitParams.parseDuration("--shutdown-grace", shutdownGrace);
+    log.info("shutting down: waiting up to {} s for {} running exchanges", grace.toSeconds(), proxy.activeExchanges());
+    connector.pause();
+    try {
+      if (!proxy.awaitIdle(grace)) {
+        log.info("grace period over; ending {} exchanges", proxy.activeExchanges());
+      }
+      proxy.close();
+      proxy.awaitIdle(Duration.ofSeconds(5));
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    close();
+  }
+
+  /** Stops the server at once: running streams end with an error event. */
+  @Override
+  public void close() {
+    proxy.close();
+    try {
+      tomcat.stop();
+      tomcat.destroy();
+    } catch (LifecycleException e) {
+      log.warn("stopping Tomcat failed", e);
+    }
+    deleteRecursively(baseDir);
+  }
+
+  private static void deleteRecursively(File f) {
+    File[] children = f.listFiles();
+    if (children != null) {
+      for (File c : children) {
+        deleteRecursively(c);
+      }
+    }
+    if (!f.delete()) {
+      f.deleteOnExit();
+    }
+  }
+
+  /** Reads {@code THINKPROXY_<NAME>} for every {@code --name} option that is not on the command line. */
+  public static final class EnvironmentDefaults implements CommandLine.IDefaultValueProvider {
+    @Override
+    public String defaultValue(ArgSpec argSpec) {
+      if (!(argSpec instanceof OptionSpec)) {
+        return null;
+      }
+      String name = ((OptionSpec) argSpec).longestName();
+      String env = "THINKPROXY_" + name.replaceFirst("^--", "").replace('-', '_').toUpperCase(Locale.ROOT);
+      String value = System.getenv(env);
+      return value != null ? value : argSpec.defaultValue();
+    }
+  }
+}

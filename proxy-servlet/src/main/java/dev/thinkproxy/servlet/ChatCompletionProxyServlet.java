@@ -1,0 +1,267 @@
+package dev.thinkproxy.servlet;
+
+import dev.thinkproxy.ChatCompletionProxy;
+import dev.thinkproxy.ProxyCall;
+import dev.thinkproxy.ProxyException;
+import dev.thinkproxy.ProxyRequest;
+import jakarta.servlet.AsyncContext;
+import jakarta.servlet.AsyncEvent;
+import jakarta.servlet.AsyncListener;
+import jakarta.servlet.ReadListener;
+import jakarta.servlet.ServletException;
+import jakarta.servlet.ServletInputStream;
+import jakarta.servlet.ServletRegistration;
+import jakarta.servlet.http.HttpServlet;
+import jakarta.servlet.http.HttpServletRequest;
+import jakarta.servlet.http.HttpServletResponse;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.util.AbstractMap.SimpleImmutableEntry;
+import java.util.Collections;
+import java.util.List;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Mounts a {@link ChatCompletionProxy} in any Servlet 6 container: map it at {@code /proxy/*} and clients use
+ * {@code http://host/proxy/https://api.provider.com/v1} as their base URL.
+ *
+ * <p>Either pass a built proxy to the constructor (the caller keeps ownership and closes it), or let the servlet
+ * build one from init-params named as in {@link InitParams} (it is closed in {@link #destroy()}). The mount
+ * prefix is taken from the servlet's mapping, or from the init-param {@value #MOUNT_PATH}.
+ *
+ * <p>The servlet is a thin adapter: it reads the body without blocking a container thread, hands the request to
+ * the proxy and writes what the proxy produces. The upstream URL is taken from the raw {@code getRequestURI()}
+ * (containers normalise {@code getPathInfo()}: Tomcat merges {@code //} and resolves {@code ..}, Jetty may
+ * throw). The container's async timeout is disabled ({@code setTimeout(0)}); the proxy's own idle timeout
+ * governs, so long streams are never cut at the container default of 30 s. A client that disconnects cancels the
+ * upstream call.
+ *
+ * <p>Container settings for the {@code //} URL form: Jetty 12 rejects {@code //} in paths by default; relax it
+ * with {@code UriCompliance.DEFAULT.with("thinkproxy", AMBIGUOUS_EMPTY_SEGMENT, AMBIGUOUS_PATH_SEPARATOR)}.
+ * The collapsed form {@code https:/host} works everywhere with default settings.
+ */
+public class ChatCompletionProxyServlet extends HttpServlet {
+  /** Init-param overriding the mount prefix, e.g. {@code /proxy}. */
+  public static final String MOUNT_PATH = "mount-path";
+
+  private static final long serialVersionUID = 1L;
+  private static final Logger log = LoggerFactory.getLogger(ChatCompletionProxyServlet.class);
+
+  private transient ChatCompletionProxy proxy;
+  private transient boolean ownsProxy;
+  private String mountPrefix;
+
+  /** A servlet configured from its init-params. */
+  public ChatCompletionProxyServlet() {}
+
+  /** A servlet that uses {@code proxy}; the caller closes it. */
+  public ChatCompletionProxyServlet(ChatCompletionProxy proxy) {
+    this.proxy = proxy;
+  }
+
+  @Override
+  public void init() throws ServletException {
+    if (proxy == null) {
+      try {
+        proxy = InitParams.toBuilder(this::getInitParameter).build();
+      } catch (IllegalArgumentException e) {
+        throw new ServletException("invalid thinkproxy configuration: " + e.getMessage(), e);
+      }
+      ownsProxy = true;
+    }
+    mountPrefix = configuredMountPrefix();
+  }
+
+  /** The proxy this servlet forwards to. */
+  public ChatCompletionProxy proxy() {
+    return proxy;
+  }
+
+  @Override
+  public void destroy() {
+    if (ownsProxy && proxy != null) {
+      proxy.close();
+    }
+  }
+
+  @Override
+  protected void service(HttpServletRequest req, HttpServletResponse resp) throws IOException {
+    String target = targetPath(req);
+    if (target == null) {
+      writeError(resp, new ProxyException(400, "invalid_request_error", "invalid_target_url",
+          "the request path does not start with the proxy's mount path"));
+      return;
+    }
+    long declared = req.getContentLengthLong();
+    if (declared > proxy.maxBodyBytes()) {
+      writeError(resp, new ProxyException(413, "invalid_request_error", "request_too_large",
+          "request body exceeds the limit of " + proxy.maxBodyBytes() + " bytes"));
+      return;
+    }
+    AsyncContext async = req.startAsync();
+    async.setTimeout(0);
+    ServletSink sink = new ServletSink(async, resp);
+    Exchange exchange = new Exchange(req, target, sink, async);
+    async.addListener(exchange);
+    ServletInputStream in = req.getInputStream();
+    in.setReadListener(exchange);
+  }
+
+  /** The raw path after context and mount prefix, starting with '/', or null if the request is not under it. */
+  private String targetPath(HttpServletRequest req) {
+    String uri = req.getRequestURI();
+    String prefix = req.getContextPath() + mountPrefix(req);
+    if (!uri.startsWith(prefix)) {
+      return null;
+    }
+    String rest = uri.substring(prefix.length());
+    return rest.startsWith("/") ? rest : "/" + rest;
+  }
+
+  private String mountPrefix(HttpServletRequest req) {
+    if (mountPrefix != null) {
+      return mountPrefix;
+    }
+    try {
+      return prefixOf(req.getHttpServletMapping().getPattern());
+    } catch (RuntimeException e) {
+      return "";
+    }
+  }
+
+  private String configuredMountPrefix() {
+    String configured = getInitParameter(MOUNT_PATH);
+    if (configured != null) {
+      String p = configured.strip();
+      return p.endsWith("/") ? p.substring(0, p.length() - 1) : p;
+    }
+    ServletRegistration registration = getServletContext().getServletRegistration(getServletName());
+    if (registration != null) {
+      for (String mapping : registration.getMappings()) {
+        if (mapping.endsWith("/*")) {
+          return prefixOf(mapping);
+        }
+      }
+    }
+    return null;
+  }
+
+  private static String prefixOf(String pattern) {
+    if (pattern == null || pattern.equals("/") || pattern.equals("/*") || pattern.isEmpty()) {
+      return "";
+    }
+    return pattern.endsWith("/*") ? pattern.substring(0, pattern.length() - 2) : pattern;
+  }
+
+  private static void writeError(HttpServletResponse resp, ProxyException error) throws IOException {
+    byte[] body = error.toJson();
+    resp.setStatus(error.status());
+    resp.setContentType("application/json");
+    resp.setContentLength(body.length);
+    resp.getOutputStream().write(body);
+  }
+
+  /** Reads the body without blocking, then forwards; cancels the upstream call when the client goes away. */
+  private final class Exchange implements ReadListener, AsyncListener {
+    private final HttpServletRequest req;
+    private final String target;
+    private final ServletSink sink;
+    private final AsyncContext async;
+    private final ByteArrayOutputStream body = new ByteArrayOutputStream();
+    private final byte[] buffer = new byte[8192];
+    private volatile ProxyCall call;
+
+    Exchange(HttpServletRequest req, String target, ServletSink sink, AsyncContext async) {
+      this.req = req;
+      this.target = target;
+      this.sink = sink;
+      this.async = async;
+    }
+
+    @Override
+    public void onDataAvailable() throws IOException {
+      ServletInputStream in = req.getInputStream();
+      while (in.isReady()) {
+        int n = in.read(buffer);
+        if (n < 0) {
+          return;
+        }
+        if (body.size() + (long) n > proxy.maxBodyBytes()) {
+          refuse(new ProxyException(413, "invalid_request_error", "request_too_large",
+              "request body exceeds the limit of " + proxy.maxBodyBytes() + " bytes"));
+          return;
+        }
+        body.write(buffer, 0, n);
+      }
+    }
+
+    @Override
+    public void onAllDataRead() {
+      if (sink.isCompleted()) {
+        return;
+      }
+      ProxyRequest.Builder request = ProxyRequest.builder()
+          .method(req.getMethod())
+          .targetPath(target)
+          .query(req.getQueryString())
+          .body(body.toByteArray());
+      for (String name : Collections.list(req.getHeaderNames())) {
+        for (String value : Collections.list(req.getHeaders(name))) {
+          request.addHeader(name, value);
+        }
+      }
+      call = proxy.forward(request.build(), sink);
+    }
+
+    @Override
+    public void onError(Throwable t) {
+      log.debug("reading the request body failed: {}", t.toString());
+      refuse(new ProxyException(400, "invalid_request_error", "request_body_unreadable",
+          "the request body could not be read"));
+    }
+
+    private void refuse(ProxyException error) {
+      if (sink.isCompleted()) {
+        return;
+      }
+      byte[] json = error.toJson();
+      try {
+        sink.start(error.status(), List.of(
+            new SimpleImmutableEntry<>("Content-Type", "application/json"),
+            new SimpleImmutableEntry<>("Content-Length", Integer.toString(json.length)),
+            new SimpleImmutableEntry<>("Connection", "close")));
+        sink.write(json, 0, json.length);
+        sink.flush();
+      } catch (IOException | IllegalStateException e) {
+        log.debug("could not send the error: {}", e.toString());
+      }
+      sink.complete();
+    }
+
+    @Override
+    public void onComplete(AsyncEvent event) {
+      cancelIfRunning();
+    }
+
+    @Override
+    public void onTimeout(AsyncEvent event) {
+      cancelIfRunning();
+    }
+
+    @Override
+    public void onError(AsyncEvent event) {
+      cancelIfRunning();
+    }
+
+    @Override
+    public void onStartAsync(AsyncEvent event) {}
+
+    private void cancelIfRunning() {
+      ProxyCall c = call;
+      if (c != null && !c.isDone()) {
+        c.cancel();
+      }
+    }
+  }
+}

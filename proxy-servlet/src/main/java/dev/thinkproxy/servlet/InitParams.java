@@ -1,0 +1,175 @@
+package dev.thinkproxy.servlet;
+
+import dev.thinkproxy.ChatCompletionProxy;
+import dev.thinkproxy.TargetPolicy;
+import dev.thinkproxy.ThinkMode;
+import dev.thinkproxy.ThinkOptions;
+import java.time.Duration;
+import java.time.format.DateTimeParseException;
+import java.util.List;
+import java.util.Locale;
+import java.util.function.Function;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * The configuration names shared by servlet init-params and the standalone server's flags ({@code --NAME}) and
+ * environment variables ({@code THINKPROXY_NAME} in upper snake case), mapped onto one
+ * {@link ChatCompletionProxy.Builder}.
+ *
+ * <table>
+ *   <caption>Settings</caption>
+ *   <tr><th>name</th><th>value</th><th>default</th></tr>
+ *   <tr><td>{@value #ALLOW_PRIVATE_NETWORKS}</td><td>true/false</td><td>false</td></tr>
+ *   <tr><td>{@value #ALLOW_HOST}</td><td>comma-separated {@code host}, {@code host:port}, {@code *.domain}, IP</td><td>none (any public host)</td></tr>
+ *   <tr><td>{@value #THINK_MODE}</td><td>split, wrap, strip, off</td><td>split</td></tr>
+ *   <tr><td>{@value #REASONING_FIELD}</td><td>reasoning_content, reasoning</td><td>reasoning_content</td></tr>
+ *   <tr><td>{@value #THINK_TAGS}</td><td>comma-separated names or {@code OPEN|CLOSE} pairs</td><td>think</td></tr>
+ *   <tr><td>{@value #THINK_ANYWHERE}</td><td>true/false: extract blocks anywhere, not only leading</td><td>false</td></tr>
+ *   <tr><td>{@value #THINK_KEEP_WHITESPACE}</td><td>true/false: keep whitespace around tags byte-exact</td><td>false</td></tr>
+ *   <tr><td>{@value #IMPLICIT_OPEN_MODELS}</td><td>regex of models whose output starts inside reasoning</td><td>none</td></tr>
+ *   <tr><td>{@value #IDLE_TIMEOUT}</td><td>duration ({@code 300s}, {@code 5m}, {@code 0} = none)</td><td>300s</td></tr>
+ *   <tr><td>{@value #CONNECT_TIMEOUT}</td><td>duration</td><td>10s</td></tr>
+ *   <tr><td>{@value #MAX_BODY_BYTES}</td><td>bytes</td><td>33554432 (32 MiB)</td></tr>
+ * </table>
+ */
+public final class InitParams {
+  /** Permit loopback, private and link-local upstreams. */
+  public static final String ALLOW_PRIVATE_NETWORKS = "allow-private-networks";
+  /** Allow-host patterns. */
+  public static final String ALLOW_HOST = "allow-host";
+  /** The think mode. */
+  public static final String THINK_MODE = "think-mode";
+  /** The reasoning output field. */
+  public static final String REASONING_FIELD = "reasoning-field";
+  /** The think tags. */
+  public static final String THINK_TAGS = "think-tags";
+  /** Extract blocks anywhere in the answer. */
+  public static final String THINK_ANYWHERE = "think-anywhere";
+  /** Keep whitespace around tags. */
+  public static final String THINK_KEEP_WHITESPACE = "think-keep-whitespace";
+  /** Models whose output starts inside reasoning. */
+  public static final String IMPLICIT_OPEN_MODELS = "implicit-open-models";
+  /** Longest upstream silence. */
+  public static final String IDLE_TIMEOUT = "idle-timeout";
+  /** Upstream connect timeout. */
+  public static final String CONNECT_TIMEOUT = "connect-timeout";
+  /** Largest request body. */
+  public static final String MAX_BODY_BYTES = "max-body-bytes";
+
+  /** Every name this class reads. */
+  public static final List<String> NAMES = List.of(
+      ALLOW_PRIVATE_NETWORKS, ALLOW_HOST, THINK_MODE, REASONING_FIELD, THINK_TAGS, THINK_ANYWHERE,
+      THINK_KEEP_WHITESPACE, IMPLICIT_OPEN_MODELS, IDLE_TIMEOUT, CONNECT_TIMEOUT, MAX_BODY_BYTES);
+
+  private static final Pattern DURATION = Pattern.compile("(\\d+)\\s*(ms|s|m|h)?");
+
+  private InitParams() {}
+
+  /**
+   * A builder configured from named settings; a setting the function returns null for keeps its default.
+   *
+   * @throws IllegalArgumentException naming the setting whose value is invalid
+   */
+  public static ChatCompletionProxy.Builder toBuilder(Function<String, String> settings) {
+    TargetPolicy.Builder policy = TargetPolicy.builder();
+    ThinkOptions.Builder think = ThinkOptions.builder();
+    ChatCompletionProxy.Builder proxy = ChatCompletionProxy.builder();
+    String v;
+    if ((v = get(settings, ALLOW_PRIVATE_NETWORKS)) != null) {
+      policy.allowPrivateNetworks(parseBoolean(ALLOW_PRIVATE_NETWORKS, v));
+    }
+    if ((v = get(settings, ALLOW_HOST)) != null) {
+      for (String entry : v.split(",")) {
+        if (!entry.isBlank()) {
+          policy.allowHost(entry.strip());
+        }
+      }
+    }
+    try {
+      if ((v = get(settings, THINK_MODE)) != null) {
+        think.mode(ThinkMode.parse(v));
+      }
+      if ((v = get(settings, REASONING_FIELD)) != null) {
+        think.reasoningField(v.strip());
+      }
+      if ((v = get(settings, THINK_TAGS)) != null) {
+        think.tags(v);
+      }
+      if ((v = get(settings, IMPLICIT_OPEN_MODELS)) != null) {
+        think.implicitOpenModels(v);
+      }
+    } catch (RuntimeException e) {
+      throw new IllegalArgumentException("invalid think setting: " + e.getMessage(), e);
+    }
+    if ((v = get(settings, THINK_ANYWHERE)) != null) {
+      think.anywhere(parseBoolean(THINK_ANYWHERE, v));
+    }
+    if ((v = get(settings, THINK_KEEP_WHITESPACE)) != null) {
+      think.keepWhitespace(parseBoolean(THINK_KEEP_WHITESPACE, v));
+    }
+    if ((v = get(settings, IDLE_TIMEOUT)) != null) {
+      proxy.idleTimeout(parseDuration(IDLE_TIMEOUT, v));
+    }
+    if ((v = get(settings, CONNECT_TIMEOUT)) != null) {
+      proxy.connectTimeout(parseDuration(CONNECT_TIMEOUT, v));
+    }
+    if ((v = get(settings, MAX_BODY_BYTES)) != null) {
+      try {
+        proxy.maxBodyBytes(Long.parseLong(v.strip()));
+      } catch (IllegalArgumentException e) {
+        throw new IllegalArgumentException(MAX_BODY_BYTES + " must be a number of bytes: " + v, e);
+      }
+    }
+    return proxy.targetPolicy(policy.build()).thinkOptions(think.build());
+  }
+
+  /**
+   * Parses a duration: a number with an optional unit {@code ms}, {@code s} (default), {@code m}, {@code h}, or
+   * ISO-8601 ({@code PT5M}). {@code 0} means none.
+   */
+  public static Duration parseDuration(String name, String value) {
+    String s = value.strip().toLowerCase(Locale.ROOT);
+    Matcher m = DURATION.matcher(s);
+    if (m.matches()) {
+      long n = Long.parseLong(m.group(1));
+      String unit = m.group(2) == null ? "s" : m.group(2);
+      switch (unit) {
+        case "ms":
+          return Duration.ofMillis(n);
+        case "m":
+          return Duration.ofMinutes(n);
+        case "h":
+          return Duration.ofHours(n);
+        default:
+          return Duration.ofSeconds(n);
+      }
+    }
+    try {
+      return Duration.parse(value.strip().toUpperCase(Locale.ROOT));
+    } catch (DateTimeParseException e) {
+      throw new IllegalArgumentException(name + " must be a duration such as 300s, 5m or 500ms: " + value, e);
+    }
+  }
+
+  private static boolean parseBoolean(String name, String value) {
+    switch (value.strip().toLowerCase(Locale.ROOT)) {
+      case "true":
+      case "yes":
+      case "1":
+      case "":
+        return true;
+      case "false":
+      case "no":
+      case "0":
+        return false;
+      default:
+        throw new IllegalArgumentException(name + " must be true or false: " + value);
+    }
+  }
+
+  private static String get(Function<String, String> settings, String name) {
+    String v = settings.apply(name);
+    return v == null ? null : v;
+  }
+}
