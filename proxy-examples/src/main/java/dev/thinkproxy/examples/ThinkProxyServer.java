@@ -12,11 +12,13 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.apache.catalina.Context;
 import org.apache.catalina.LifecycleException;
 import org.apache.catalina.connector.Connector;
 import org.apache.catalina.core.StandardHost;
 import org.apache.catalina.startup.Tomcat;
+import org.apache.coyote.AbstractProtocol;
 import org.apache.coyote.http11.Http11NioProtocol;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -93,6 +95,7 @@ public final class ThinkProxyServer implements Callable<Integer>, AutoCloseable 
   private Connector connector;
   private ChatCompletionProxy proxy;
   private File baseDir;
+  private final AtomicBoolean closed = new AtomicBoolean();
 
   /** Runs the server until the JVM is stopped. */
   public static void main(String[] args) {
@@ -139,6 +142,11 @@ public final class ThinkProxyServer implements Callable<Integer>, AutoCloseable 
     return connector.getLocalPort();
   }
 
+  /** Whether a graceful shutdown has stopped the server from taking new requests. */
+  boolean paused() {
+    return ((AbstractProtocol<?>) connector.getProtocolHandler()).isPaused();
+  }
+
   /** The proxy behind the servlet. */
   public ChatCompletionProxy proxy() {
     return proxy;
@@ -174,6 +182,9 @@ public final class ThinkProxyServer implements Callable<Integer>, AutoCloseable 
     connector.setProperty("relaxedQueryChars", "[]|{}^\\`\"<>");
     connector.setProperty("maxThreads", "200");
     connector.setProperty("connectionTimeout", "30000");
+    // Bound at start, not at init, so a graceful shutdown can close the listening socket and new clients are
+    // refused at once instead of waiting in the accept queue.
+    connector.setProperty("bindOnInit", "false");
     tomcat.setConnector(connector);
     ((StandardHost) tomcat.getHost()).setErrorReportValveClass(JsonErrorReportValve.class.getName());
 
@@ -197,6 +208,7 @@ public final class ThinkProxyServer implements Callable<Integer>, AutoCloseable 
     Duration grace = InitParams.parseDuration("--shutdown-grace", shutdownGrace);
     log.info("shutting down: waiting up to {} s for {} running exchanges", grace.toSeconds(), proxy.activeExchanges());
     connector.pause();
+    connector.getProtocolHandler().closeServerSocketGraceful();
     try {
       if (!proxy.awaitIdle(grace)) {
         log.info("grace period over; ending {} exchanges", proxy.activeExchanges());
@@ -212,6 +224,9 @@ public final class ThinkProxyServer implements Callable<Integer>, AutoCloseable 
   /** Stops the server at once: running streams end with an error event. */
   @Override
   public void close() {
+    if (!closed.compareAndSet(false, true)) {
+      return;
+    }
     proxy.close();
     try {
       tomcat.stop();

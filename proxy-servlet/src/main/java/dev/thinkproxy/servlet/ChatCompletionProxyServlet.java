@@ -241,6 +241,7 @@ public class ChatCompletionProxyServlet extends HttpServlet {
 
     @Override
     public void onComplete(AsyncEvent event) {
+      sink.closedByContainer();
       cancelIfRunning();
     }
 
@@ -251,6 +252,7 @@ public class ChatCompletionProxyServlet extends HttpServlet {
 
     @Override
     public void onError(AsyncEvent event) {
+      sink.closedByContainer();
       cancelIfRunning();
     }
 

@@ -42,13 +42,26 @@ final class ServletSink implements ResponseSink {
   @Override
   public void write(byte[] bytes, int offset, int length) throws IOException {
     ensureOpen();
-    out.write(bytes, offset, length);
+    try {
+      out.write(bytes, offset, length);
+    } catch (IllegalStateException | NullPointerException e) {
+      throw recycled(e);
+    }
   }
 
   @Override
   public void flush() throws IOException {
     ensureOpen();
-    out.flush();
+    try {
+      out.flush();
+    } catch (IllegalStateException | NullPointerException e) {
+      throw recycled(e);
+    }
+  }
+
+  /** The container recycled the response between our check and the call: the client is gone. */
+  private static IOException recycled(RuntimeException e) {
+    return new IOException("the response was closed by the container", e);
   }
 
   @Override
@@ -59,15 +72,25 @@ final class ServletSink implements ResponseSink {
   @Override
   public void abort(Throwable cause) {
     log.debug("response aborted: {}", cause == null ? "canceled" : cause.toString());
-    if (!response.isCommitted() && !completed.get()) {
+    if (!completed.get()) {
       try {
-        response.resetBuffer();
-        response.setStatus(HttpServletResponse.SC_BAD_GATEWAY);
+        if (!response.isCommitted()) {
+          response.resetBuffer();
+          response.setStatus(HttpServletResponse.SC_BAD_GATEWAY);
+        }
       } catch (IllegalStateException e) {
-        // already committed by a concurrent write; nothing more to say to this client
+        // committed meanwhile, or the container already recycled the response after the client left
       }
     }
     finish();
+  }
+
+  /**
+   * The container ended the request itself (the client left, or an error): from now on every call fails or does
+   * nothing, so the proxy never touches a response the container may already have recycled.
+   */
+  void closedByContainer() {
+    completed.set(true);
   }
 
   boolean isCompleted() {
