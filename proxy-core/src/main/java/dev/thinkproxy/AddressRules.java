@@ -103,8 +103,11 @@ final class AddressRules {
   /** The bytes of an address literal, without any name lookup. */
   static byte[] literalBytes(String literal) {
     try {
-      // InetAddress.getByName does not consult DNS for literals; the callers only pass literals.
-      return InetAddress.getByName(literal).getAddress();
+      // InetAddress.getByName does not consult DNS for literals; the callers only pass literals. A string with a
+      // colon that does not start with a hex digit ("zz::1") would still go to the resolver, so IPv6 is bracketed:
+      // then Java parses it as a literal or fails, and never looks it up.
+      String s = literal.indexOf(':') >= 0 && !literal.startsWith("[") ? "[" + literal + "]" : literal;
+      return InetAddress.getByName(s).getAddress();
     } catch (java.net.UnknownHostException e) {
       throw new IllegalArgumentException("not an address literal: " + literal, e);
     }

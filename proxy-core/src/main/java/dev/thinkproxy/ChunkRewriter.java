@@ -286,6 +286,14 @@ final class ChunkRewriter {
     for (int k = 0; k < pieces.size(); k++) {
       Piece p = pieces.get(k);
       ObjectNode d = k == carrier ? delta.deepCopy() : nodes.objectNode();
+      if (carrier != 0 && delta.hasNonNull("role")) {
+        // Tool calls and the finish follow the closing tag, but the role still opens the choice's output.
+        if (k == 0) {
+          d.set("role", delta.get("role"));
+        } else if (k == carrier) {
+          d.remove("role");
+        }
+      }
       d.remove(REASONING_CONTENT);
       d.remove(REASONING);
       if (p.reasoning()) {

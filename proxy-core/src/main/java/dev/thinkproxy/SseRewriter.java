@@ -73,8 +73,10 @@ final class SseRewriter {
   }
 
   /**
-   * The upstream stream ended: a pending line or unterminated event is processed as it is, then held-back text
-   * is released.
+   * The upstream stream ended: a pending line is terminated and an unterminated event is processed and terminated,
+   * so that the client dispatches it and nothing written after it (such as the proxy's own error event) runs into
+   * it; an unterminated event whose data does not parse was cut off, and is dropped as a client would drop it. Then
+   * held-back text is released.
    */
   void finish(ByteArrayOutputStream out) {
     if (pendingCr) {
@@ -82,10 +84,21 @@ final class SseRewriter {
       endLine(out);
     }
     if (line.size() > 0) {
+      line.write('\n');
       endLine(out);
     }
     if (event.size() > 0) {
-      dispatch(out);
+      byte[] payload = data.toByteArray();
+      if (dataLines > 0 && !isDone(payload) && parse(payload) == null) {
+        event.reset();
+        data.reset();
+        dataLines = 0;
+        otherLines.clear();
+      } else {
+        byte[] raw = event.toByteArray();
+        event.write(raw[raw.length - 1] == '\r' ? '\r' : '\n');
+        dispatch(out);
+      }
     }
     releaseHeld(out);
   }

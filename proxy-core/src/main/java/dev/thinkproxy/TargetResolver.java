@@ -76,6 +76,11 @@ final class TargetResolver {
         && !stripTrailingDot(host).equalsIgnoreCase(parsed.host())) {
       throw ProxyException.badTarget("upstream host is not a canonical IPv4 address: " + host);
     }
+    // ...or into a non-canonical numeric host ("①②⑦.①" → "127.1", full-width "２１３０７０６４３３"), which OkHttp
+    // dials as an address without asking Dns: apply the same rule to the host as OkHttp will use it.
+    if (!host.startsWith("[")) {
+      checkNumericHost(parsed.host());
+    }
     return parsed;
   }
 

@@ -207,8 +207,9 @@ public final class ThinkProxyServer implements Callable<Integer>, AutoCloseable 
   void shutdownGracefully() {
     Duration grace = InitParams.parseDuration("--shutdown-grace", shutdownGrace);
     log.info("shutting down: waiting up to {} s for {} running exchanges", grace.toSeconds(), proxy.activeExchanges());
-    connector.pause();
+    // Close the listening socket first, so no client connects in between and waits in the accept queue.
     connector.getProtocolHandler().closeServerSocketGraceful();
+    connector.pause();
     try {
       if (!proxy.awaitIdle(grace)) {
         log.info("grace period over; ending {} exchanges", proxy.activeExchanges());
