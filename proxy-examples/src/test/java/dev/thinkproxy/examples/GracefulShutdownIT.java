@@ -11,6 +11,8 @@ import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -32,6 +34,8 @@ import org.junit.jupiter.api.Test;
  * stream is known to be in flight during that check whatever the machine's speed.
  */
 class GracefulShutdownIT {
+  // Its own threads: the common pool may have a single worker on a small machine, which the in-flight request holds.
+  private final ExecutorService threads = Executors.newCachedThreadPool();
   private static final int EVENTS = 10;
   private static final int GATE_AFTER = 3;
   /** Guards against hangs only; when things work every wait here ends within a few seconds. */
@@ -60,6 +64,7 @@ class GracefulShutdownIT {
     }
     server.close();
     upstream.close();
+    threads.shutdownNow();
   }
 
   /** Upstream pieces: a leading think block, then numbered answer pieces. */
@@ -130,16 +135,16 @@ class GracefulShutdownIT {
       } catch (IOException e) {
         throw new RuntimeException(e);
       }
-    });
+    }, threads);
     assertThat(upstreamAtGate.await(HANG_GUARD_SECONDS, TimeUnit.SECONDS)).as("the upstream stream started").isTrue();
     assertThat(server.proxy().activeExchanges()).isEqualTo(1);
 
     int port = server.port();
-    shutdown = CompletableFuture.runAsync(server::shutdownGracefully);
+    shutdown = CompletableFuture.runAsync(server::shutdownGracefully, threads);
     awaitPaused();
 
     // A new client while the stream is still running: refused, or answered 503, but not left hanging.
-    CompletableFuture<String> newcomer = CompletableFuture.supplyAsync(() -> attempt(port, chat, request));
+    CompletableFuture<String> newcomer = CompletableFuture.supplyAsync(() -> attempt(port, chat, request), threads);
     String outcome;
     try {
       outcome = newcomer.get(NEWCOMER_GUARD_SECONDS, TimeUnit.SECONDS);
