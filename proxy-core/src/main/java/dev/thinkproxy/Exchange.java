@@ -159,7 +159,8 @@ final class Exchange implements ProxyCall, Callback {
       events.finish(out);
       ProxyException error = shuttingDown ? ProxyException.shuttingDown() : midStreamFailure(e);
       log.debug("upstream stream from {} failed: {}", target, e.toString());
-      out.write(eventBytes(error), 0, eventBytes(error).length);
+      byte[] event = eventBytes(error);
+      out.write(event, 0, event.length);
       try {
         write(out);
         flush();

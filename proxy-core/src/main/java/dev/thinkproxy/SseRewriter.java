@@ -223,6 +223,9 @@ final class SseRewriter {
   }
 
   private static boolean isDone(byte[] payload) {
+    if (payload.length > DONE.length + 8) {
+      return false;
+    }
     String s = new String(payload, StandardCharsets.UTF_8).strip();
     return s.length() == DONE.length && s.equals("[DONE]");
   }
