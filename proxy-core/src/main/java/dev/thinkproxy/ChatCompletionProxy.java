@@ -138,7 +138,11 @@ public final class ChatCompletionProxy implements AutoCloseable {
       boolean implicitOpen = implicitOpenFor(request);
       boolean rewritable = url.encodedPath().endsWith("/chat/completions");
       String method = request.method();
-      RequestBody body = NO_BODY_METHODS.contains(method) ? null : RequestBody.create(request.body(), null);
+      byte[] bytes = request.body();
+      if (rewritable && thinkOptions.liftRequestReasoning() && bytes.length > 0) {
+        bytes = RequestRewriter.liftReasoning(bytes, thinkOptions, mapper);
+      }
+      RequestBody body = NO_BODY_METHODS.contains(method) ? null : RequestBody.create(bytes, null);
       upstream = new Request.Builder()
           .url(url)
           .headers(HeaderRules.toUpstream(request.headers()))

@@ -247,7 +247,7 @@ final class ChunkRewriter {
         pieces.removeIf(p -> p.reasoning() || p.text().isEmpty());
       }
       pieces = merge(pieces);
-      if (!hasNativeKeys && arrayReasoning == null && isUnchanged(content, pieces)) {
+      if (arrayReasoning == null && isUnchanged(delta, pieces)) {
         if (finishing) {
           choice.finished = true;
         }
@@ -260,15 +260,33 @@ final class ChunkRewriter {
     return buildChoice(c, delta, pieces, extrasOnLast);
   }
 
-  private static boolean isUnchanged(JsonNode content, List<Piece> pieces) {
-    if (content == null || !content.isTextual()) {
-      return pieces.isEmpty();
+  /**
+   * Whether the pieces say exactly what the delta already says: its reasoning, if any, in the configured field,
+   * then its content. Such an event is forwarded byte for byte, without re-serialising it.
+   */
+  private boolean isUnchanged(ObjectNode delta, List<Piece> pieces) {
+    String field = options.reasoningField();
+    JsonNode other = delta.get(field.equals(REASONING_CONTENT) ? REASONING : REASONING_CONTENT);
+    JsonNode reasoning = delta.get(field);
+    JsonNode content = delta.get(CONTENT);
+    // Only the configured field may appear in the output, and none at all in strip mode.
+    if (other != null || (mode == ThinkMode.STRIP && reasoning != null)
+        || (reasoning != null && !reasoning.isNull() && !reasoning.isTextual())
+        || (content != null && !content.isNull() && !content.isTextual())) {
+      return false;
     }
-    String text = content.asText();
-    if (text.isEmpty()) {
-      return pieces.isEmpty();
+    String reasoningText = "";
+    String contentText = "";
+    int k = 0;
+    if (k < pieces.size() && pieces.get(k).reasoning()) {
+      reasoningText = pieces.get(k++).text();
     }
-    return pieces.size() == 1 && !pieces.get(0).reasoning() && pieces.get(0).text().equals(text);
+    if (k < pieces.size() && !pieces.get(k).reasoning()) {
+      contentText = pieces.get(k++).text();
+    }
+    return k == pieces.size()
+        && reasoningText.equals(reasoning != null && reasoning.isTextual() ? reasoning.asText() : "")
+        && contentText.equals(content != null && content.isTextual() ? content.asText() : "");
   }
 
   /** Turns the pieces of one choice into output choices, one per piece, in order. */

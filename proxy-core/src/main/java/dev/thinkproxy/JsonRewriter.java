@@ -74,7 +74,14 @@ final class JsonRewriter {
       return true;
     }
 
-    boolean unchanged = !hasNativeKeys && !parsed && reasoning.length() == 0
+    // Unchanged when the message already says what we would write: reasoning only in the configured field (none
+    // at all in strip mode) and the same content. Then the original bytes are sent.
+    String field = options.reasoningField();
+    JsonNode own = message.get(field);
+    JsonNode other = message.get(field.equals(REASONING_CONTENT) ? REASONING : REASONING_CONTENT);
+    String ownText = own != null && own.isTextual() ? own.asText() : "";
+    boolean unchanged = other == null && !parsed && (mode != ThinkMode.STRIP || own == null)
+        && (own == null || own.isNull() || own.isTextual()) && ownText.contentEquals(reasoning)
         && (content == null || !content.isTextual() || content.asText().contentEquals(text));
     if (unchanged) {
       return false;

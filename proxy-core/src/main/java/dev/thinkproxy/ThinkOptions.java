@@ -21,6 +21,7 @@ public final class ThinkOptions {
   private final boolean anywhere;
   private final boolean keepWhitespace;
   private final Pattern implicitOpenModels;
+  private final boolean liftRequestReasoning;
 
   private ThinkOptions(Builder b) {
     this.mode = b.mode;
@@ -29,6 +30,7 @@ public final class ThinkOptions {
     this.anywhere = b.anywhere;
     this.keepWhitespace = b.keepWhitespace;
     this.implicitOpenModels = b.implicitOpenModels;
+    this.liftRequestReasoning = b.liftRequestReasoning;
   }
 
   /** The defaults: {@code split}, {@code reasoning_content}, tag {@code think}, leading blocks, trimmed whitespace. */
@@ -50,6 +52,7 @@ public final class ThinkOptions {
     b.anywhere = anywhere;
     b.keepWhitespace = keepWhitespace;
     b.implicitOpenModels = implicitOpenModels;
+    b.liftRequestReasoning = liftRequestReasoning;
     return b;
   }
 
@@ -83,6 +86,14 @@ public final class ThinkOptions {
     return implicitOpenModels;
   }
 
+  /**
+   * Whether a leading {@code <think>} block in an assistant message of the request history is moved into that
+   * message's {@code reasoning_content} before forwarding.
+   */
+  public boolean liftRequestReasoning() {
+    return liftRequestReasoning;
+  }
+
   /** Whether the output of {@code model} starts inside reasoning by configuration. */
   public boolean implicitOpenFor(String model) {
     return implicitOpenModels != null && model != null && implicitOpenModels.matcher(model).find();
@@ -102,7 +113,7 @@ public final class ThinkOptions {
   public String toString() {
     return "ThinkOptions{mode=" + mode.id() + ", field=" + reasoningField + ", tags=" + tags
         + ", anywhere=" + anywhere + ", keepWhitespace=" + keepWhitespace
-        + ", implicitOpenModels=" + implicitOpenModels + "}";
+        + ", implicitOpenModels=" + implicitOpenModels + ", liftRequestReasoning=" + liftRequestReasoning + "}";
   }
 
   /** Builds {@link ThinkOptions}. */
@@ -113,6 +124,7 @@ public final class ThinkOptions {
     private boolean anywhere;
     private boolean keepWhitespace;
     private Pattern implicitOpenModels;
+    private boolean liftRequestReasoning;
 
     private Builder() {}
 
@@ -173,6 +185,16 @@ public final class ThinkOptions {
     public Builder implicitOpenModels(String regex) {
       this.implicitOpenModels =
           regex == null || regex.isBlank() ? null : Pattern.compile(regex, Pattern.CASE_INSENSITIVE);
+      return this;
+    }
+
+    /**
+     * Move a leading think block of each assistant message in the request history into its
+     * {@code reasoning_content} (for clients in {@code wrap} mode talking to providers that want the reasoning back,
+     * such as DeepSeek with tools). Default false: the request body is forwarded byte for byte.
+     */
+    public Builder liftRequestReasoning(boolean lift) {
+      this.liftRequestReasoning = lift;
       return this;
     }
 

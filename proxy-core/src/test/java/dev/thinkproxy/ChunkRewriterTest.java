@@ -141,15 +141,24 @@ class ChunkRewriterTest {
     }
 
     @Test
-    void nullReasoningKeyIsDroppedAndNullContentKept() {
+    void nativeReasoningInTheConfiguredFieldIsForwardedUnchanged() {
       ObjectNode d = delta().put("reasoning_content", "r");
       d.putNull("content");
+      assertThat(split().rewrite(parse(chunk(choice(0, d, null))))).isNull();
+    }
+
+    @Test
+    void nullReasoningKeyOfTheOtherNameIsDroppedAndNullContentKept() {
+      ObjectNode d = delta().put("reasoning", "r");
+      d.putNull("content");
+      d.putNull("reasoning_content");
       List<ObjectNode> out = split().rewrite(parse(chunk(choice(0, d, null))));
 
       assertThat(out).hasSize(1);
       JsonNode delta = out.get(0).at("/choices/0/delta");
       assertThat(delta.get("content").isNull()).isTrue();
       assertThat(delta.get("reasoning_content").asText()).isEqualTo("r");
+      assertThat(delta.has("reasoning")).isFalse();
     }
   }
 

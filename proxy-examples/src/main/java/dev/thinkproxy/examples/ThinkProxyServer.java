@@ -79,6 +79,9 @@ public final class ThinkProxyServer implements Callable<Integer>, AutoCloseable 
   @Option(names = "--implicit-open-models", paramLabel = "REGEX", description = "Models whose answer starts inside reasoning (the template opens <think> in the prompt), e.g. 'deepseek-r1|qwq'.")
   String implicitOpenModels;
 
+  @Option(names = "--lift-request-reasoning", description = "Move a leading <think> block of assistant messages in the request history into reasoning_content before forwarding (for wrap-mode clients and providers such as DeepSeek that want it back).")
+  boolean liftRequestReasoning;
+
   @Option(names = "--idle-timeout", paramLabel = "DURATION", description = "Longest silence from the upstream (default 300s; 0 = none).")
   String idleTimeout;
 
@@ -164,6 +167,7 @@ public final class ThinkProxyServer implements Callable<Integer>, AutoCloseable 
     settings.put(InitParams.THINK_ANYWHERE, Boolean.toString(thinkAnywhere));
     settings.put(InitParams.THINK_KEEP_WHITESPACE, Boolean.toString(thinkKeepWhitespace));
     settings.put(InitParams.IMPLICIT_OPEN_MODELS, implicitOpenModels);
+    settings.put(InitParams.LIFT_REQUEST_REASONING, Boolean.toString(liftRequestReasoning));
     settings.put(InitParams.IDLE_TIMEOUT, idleTimeout);
     settings.put(InitParams.CONNECT_TIMEOUT, connectTimeout);
     settings.put(InitParams.MAX_BODY_BYTES, maxBodyBytes);

@@ -28,6 +28,7 @@ import java.util.regex.Pattern;
  *   <tr><td>{@value #THINK_ANYWHERE}</td><td>true/false: extract blocks anywhere, not only leading</td><td>false</td></tr>
  *   <tr><td>{@value #THINK_KEEP_WHITESPACE}</td><td>true/false: keep whitespace around tags byte-exact</td><td>false</td></tr>
  *   <tr><td>{@value #IMPLICIT_OPEN_MODELS}</td><td>regex of models whose output starts inside reasoning</td><td>none</td></tr>
+ *   <tr><td>{@value #LIFT_REQUEST_REASONING}</td><td>true/false: move a leading think block of assistant messages in the request into {@code reasoning_content}</td><td>false</td></tr>
  *   <tr><td>{@value #IDLE_TIMEOUT}</td><td>duration ({@code 300s}, {@code 5m}, {@code 0} = none)</td><td>300s</td></tr>
  *   <tr><td>{@value #CONNECT_TIMEOUT}</td><td>duration</td><td>10s</td></tr>
  *   <tr><td>{@value #MAX_BODY_BYTES}</td><td>bytes</td><td>33554432 (32 MiB)</td></tr>
@@ -50,6 +51,8 @@ public final class InitParams {
   public static final String THINK_KEEP_WHITESPACE = "think-keep-whitespace";
   /** Models whose output starts inside reasoning. */
   public static final String IMPLICIT_OPEN_MODELS = "implicit-open-models";
+  /** Lift think blocks of the request history into {@code reasoning_content}. */
+  public static final String LIFT_REQUEST_REASONING = "lift-request-reasoning";
   /** Longest upstream silence. */
   public static final String IDLE_TIMEOUT = "idle-timeout";
   /** Upstream connect timeout. */
@@ -60,7 +63,7 @@ public final class InitParams {
   /** Every name this class reads. */
   public static final List<String> NAMES = List.of(
       ALLOW_PRIVATE_NETWORKS, ALLOW_HOST, THINK_MODE, REASONING_FIELD, THINK_TAGS, THINK_ANYWHERE,
-      THINK_KEEP_WHITESPACE, IMPLICIT_OPEN_MODELS, IDLE_TIMEOUT, CONNECT_TIMEOUT, MAX_BODY_BYTES);
+      THINK_KEEP_WHITESPACE, IMPLICIT_OPEN_MODELS, LIFT_REQUEST_REASONING, IDLE_TIMEOUT, CONNECT_TIMEOUT, MAX_BODY_BYTES);
 
   private static final Pattern DURATION = Pattern.compile("(\\d+)\\s*(ms|s|m|h)?");
 
@@ -107,6 +110,9 @@ public final class InitParams {
     }
     if ((v = get(settings, THINK_KEEP_WHITESPACE)) != null) {
       think.keepWhitespace(parseBoolean(THINK_KEEP_WHITESPACE, v));
+    }
+    if ((v = get(settings, LIFT_REQUEST_REASONING)) != null) {
+      think.liftRequestReasoning(parseBoolean(LIFT_REQUEST_REASONING, v));
     }
     if ((v = get(settings, IDLE_TIMEOUT)) != null) {
       proxy.idleTimeout(parseDuration(IDLE_TIMEOUT, v));
@@ -169,7 +175,6 @@ public final class InitParams {
   }
 
   private static String get(Function<String, String> settings, String name) {
-    String v = settings.apply(name);
-    return v == null ? null : v;
+    return settings.apply(name);
   }
 }
