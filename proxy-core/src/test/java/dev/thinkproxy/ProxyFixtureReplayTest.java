@@ -2,16 +2,11 @@ package dev.thinkproxy;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.Paths;
-import java.util.List;
-import java.util.Map;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import mockwebserver3.MockResponse;
 import mockwebserver3.MockWebServer;
@@ -67,9 +62,9 @@ class ProxyFixtureReplayTest {
         .body(new okio.Buffer().write(recorded))
         .build());
 
-    Recorded got = forward(requestTo("/v1/chat/completions", "{\"model\":\"m\",\"stream\":" + stream + "}"));
+    RecordingSink got = forward(requestTo("/v1/chat/completions", "{\"model\":\"m\",\"stream\":" + stream + "}"));
 
-    assertThat(got.status).isEqualTo(status);
+    assertThat(got.status()).isEqualTo(status);
     Path expected = EXPECTED.resolve(name);
     if (REGENERATE) {
       Files.createDirectories(EXPECTED);
@@ -138,44 +133,7 @@ class ProxyFixtureReplayTest {
         .build();
   }
 
-  private Recorded forward(ProxyRequest request) throws Exception {
-    Recorded r = new Recorded();
-    proxy.forward(request, r);
-    r.done.get(20, TimeUnit.SECONDS);
-    return r;
-  }
-
-  /** A sink that keeps everything and completes a future at the end. */
-  private static final class Recorded implements ResponseSink {
-    final CompletableFuture<Void> done = new CompletableFuture<>();
-    final ByteArrayOutputStream out = new ByteArrayOutputStream();
-    volatile int status;
-
-    @Override
-    public void start(int status, List<Map.Entry<String, String>> headers) {
-      this.status = status;
-    }
-
-    @Override
-    public void write(byte[] bytes, int offset, int length) {
-      out.write(bytes, offset, length);
-    }
-
-    @Override
-    public void flush() {}
-
-    @Override
-    public void complete() {
-      done.complete(null);
-    }
-
-    @Override
-    public void abort(Throwable cause) {
-      done.completeExceptionally(cause);
-    }
-
-    byte[] body() {
-      return out.toByteArray();
-    }
+  private RecordingSink forward(ProxyRequest request) throws Exception {
+    return RecordingSink.forward(proxy, request);
   }
 }
