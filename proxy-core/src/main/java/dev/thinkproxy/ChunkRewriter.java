@@ -33,7 +33,8 @@ final class ChunkRewriter {
   private final boolean implicitOpen;
   private final Map<Integer, Choice> choices = new HashMap<>();
   private final JsonNodeFactory nodes = JsonNodeFactory.instance;
-  private ObjectNode lastEnvelope;
+  /** The last chunk seen; its envelope is copied into events the proxy makes up when it releases held text. */
+  private ObjectNode lastChunk;
 
   /** State of one choice index. */
   private final class Choice {
@@ -82,7 +83,7 @@ final class ChunkRewriter {
     if (!(choicesNode instanceof ArrayNode)) {
       return null;
     }
-    rememberEnvelope(chunk);
+    lastChunk = chunk;
     ArrayNode upstreamChoices = (ArrayNode) choicesNode;
     if (upstreamChoices.isEmpty()) {
       return null;
@@ -150,7 +151,7 @@ final class ChunkRewriter {
         c.putNull("finish_reason");
         ArrayNode arr = nodes.arrayNode();
         arr.add(c);
-        out.add(envelope(lastEnvelope == null ? nodes.objectNode() : lastEnvelope, arr));
+        out.add(envelope(lastChunk == null ? nodes.objectNode() : lastChunk, arr));
       }
     }
     return out;
@@ -452,16 +453,6 @@ final class ChunkRewriter {
 
   private static String concat(String a, String b) {
     return b == null ? a : a + b;
-  }
-
-  private void rememberEnvelope(ObjectNode chunk) {
-    ObjectNode env = nodes.objectNode();
-    for (String k : ENVELOPE) {
-      if (chunk.has(k)) {
-        env.set(k, chunk.get(k));
-      }
-    }
-    lastEnvelope = env;
   }
 
   /** Only the envelope fields of {@code chunk}, with the given choices. */
