@@ -9,8 +9,6 @@ import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import java.io.IOException;
 import java.net.Proxy;
 import java.time.Duration;
-import java.util.AbstractMap.SimpleImmutableEntry;
-import java.util.List;
 import java.util.Locale;
 import java.util.Objects;
 import java.util.Set;
@@ -295,9 +293,7 @@ public final class ChatCompletionProxy implements AutoCloseable {
     byte[] body = error.toJson();
     boolean ok = false;
     try {
-      sink.start(error.status(), List.of(
-          new SimpleImmutableEntry<>("Content-Type", "application/json"),
-          new SimpleImmutableEntry<>("Content-Length", Integer.toString(body.length))));
+      sink.start(error.status(), ProxyException.responseHeaders(body.length));
       sink.write(body, 0, body.length);
       sink.flush();
       ok = true;

@@ -373,8 +373,8 @@ final class ChunkRewriter {
     return false;
   }
 
-  /** The reasoning text a delta carries natively; both fields with equal text count once. */
-  private static String nativeReasoning(ObjectNode delta) {
+  /** The reasoning text a delta or message carries natively; both fields with equal text count once. */
+  static String nativeReasoning(ObjectNode delta) {
     JsonNode rc = delta.get(REASONING_CONTENT);
     JsonNode r = delta.get(REASONING);
     String a = rc != null && rc.isTextual() ? rc.asText() : "";

@@ -246,9 +246,7 @@ final class Exchange implements ProxyCall, Callback {
     try {
       if (!started) {
         byte[] body = error.toJson();
-        start(error.status(), List.of(
-            new SimpleImmutableEntry<>("Content-Type", "application/json"),
-            new SimpleImmutableEntry<>("Content-Length", Integer.toString(body.length))));
+        start(error.status(), ProxyException.responseHeaders(body.length));
         write(body, 0, body.length);
       } else {
         byte[] event = eventBytes(error);

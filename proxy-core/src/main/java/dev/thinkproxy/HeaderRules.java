@@ -38,7 +38,13 @@ final class HeaderRules {
 
   /** The client's headers that go upstream, in order. */
   static Headers toUpstream(List<Map.Entry<String, String>> clientHeaders) {
-    Set<String> listed = connectionListed(clientHeaders);
+    List<String> connection = new ArrayList<>();
+    for (Map.Entry<String, String> h : clientHeaders) {
+      if (h.getKey().equalsIgnoreCase("connection")) {
+        connection.add(h.getValue());
+      }
+    }
+    Set<String> listed = connectionListed(connection);
     Headers.Builder out = new Headers.Builder();
     for (Map.Entry<String, String> h : clientHeaders) {
       String name = h.getKey().toLowerCase(Locale.ROOT);
@@ -58,12 +64,7 @@ final class HeaderRules {
    * @param bodyRewritten drop {@code Content-Length} and {@code Content-Encoding}, which no longer describe the body
    */
   static List<Map.Entry<String, String>> toClient(Headers upstream, boolean bodyRewritten) {
-    Set<String> listed = new HashSet<>();
-    for (String value : upstream.values("Connection")) {
-      for (String token : value.split(",")) {
-        listed.add(token.strip().toLowerCase(Locale.ROOT));
-      }
-    }
+    Set<String> listed = connectionListed(upstream.values("Connection"));
     List<Map.Entry<String, String>> out = new ArrayList<>(upstream.size());
     for (int i = 0; i < upstream.size(); i++) {
       String name = upstream.name(i);
@@ -78,17 +79,17 @@ final class HeaderRules {
     return out;
   }
 
-  private static Set<String> connectionListed(List<Map.Entry<String, String>> headers) {
+  /** The header names listed in {@code Connection} values (RFC 9110 7.6.1), lower case. */
+  private static Set<String> connectionListed(List<String> connectionValues) {
     Set<String> listed = new HashSet<>();
-    for (Map.Entry<String, String> h : headers) {
-      if (h.getKey().equalsIgnoreCase("connection")) {
-        for (String token : h.getValue().split(",")) {
-          listed.add(token.strip().toLowerCase(Locale.ROOT));
-        }
+    for (String value : connectionValues) {
+      for (String token : value.split(",")) {
+        listed.add(token.strip().toLowerCase(Locale.ROOT));
       }
     }
     return listed;
   }
+
 
   /** Visible ASCII, space and tab only: no CR, LF, NUL or non-ASCII that could split or corrupt a header. */
   static boolean isSafeValue(String value) {

@@ -3,6 +3,7 @@ package dev.thinkproxy;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.util.List;
 
 /**
  * Rewrites a non-streaming {@code chat.completion} body with the same processor and the same rules as the
@@ -32,12 +33,8 @@ final class JsonRewriter {
   }
 
   private static boolean rewriteMessage(ObjectNode message, ThinkOptions options, ThinkMode mode, boolean implicitOpen) {
-    JsonNode rc = message.get(REASONING_CONTENT);
-    JsonNode r = message.get(REASONING);
-    String a = rc != null && rc.isTextual() ? rc.asText() : "";
-    String b = r != null && r.isTextual() ? r.asText() : "";
-    String nativeText = a.equals(b) ? a : a + b;
-    boolean hasNativeKeys = rc != null || r != null;
+    String nativeText = ChunkRewriter.nativeReasoning(message);
+    boolean hasNativeKeys = message.has(REASONING_CONTENT) || message.has(REASONING);
     JsonNode content = message.get(CONTENT);
 
     StringBuilder reasoning = new StringBuilder(nativeText);
@@ -50,9 +47,7 @@ final class JsonRewriter {
       parsed = true;
     } else if (content != null && content.isTextual()) {
       if (mode != ThinkMode.WRAP && nativeText.isEmpty()) {
-        ThinkTagProcessor processor = options.newProcessor(implicitOpen);
-        collect(processor.feed(content.asText()), reasoning, text);
-        collect(processor.finish(), reasoning, text);
+        splitWhole(options.newProcessor(implicitOpen), content.asText(), reasoning, text);
       } else {
         text.append(content.asText());
       }
@@ -99,9 +94,13 @@ final class JsonRewriter {
     return true;
   }
 
-  private static void collect(Iterable<ThinkTagProcessor.Segment> segments, StringBuilder reasoning, StringBuilder text) {
-    for (ThinkTagProcessor.Segment s : segments) {
-      (s.kind() == ThinkTagProcessor.Kind.REASONING ? reasoning : text).append(s.text());
+  /** Runs a fresh processor over a whole text, appending its reasoning and content. */
+  static void splitWhole(ThinkTagProcessor processor, String whole, StringBuilder reasoning, StringBuilder text) {
+    for (List<ThinkTagProcessor.Segment> segments : List.of(processor.feed(whole), processor.finish())) {
+      for (ThinkTagProcessor.Segment s : segments) {
+        (s.kind() == ThinkTagProcessor.Kind.REASONING ? reasoning : text).append(s.text());
+      }
     }
   }
+
 }

@@ -5,6 +5,9 @@ import com.fasterxml.jackson.core.JsonGenerator;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.util.AbstractMap.SimpleImmutableEntry;
+import java.util.List;
+import java.util.Map;
 
 /**
  * A request the proxy refused or could not complete, carrying the HTTP status and the OpenAI-style error
@@ -70,6 +73,13 @@ public final class ProxyException extends RuntimeException {
       throw new UncheckedIOException(e);
     }
     return out.toByteArray();
+  }
+
+  /** Headers of the JSON error response for a body of {@code length} bytes. */
+  static List<Map.Entry<String, String>> responseHeaders(int length) {
+    return List.of(
+        new SimpleImmutableEntry<>("Content-Type", "application/json"),
+        new SimpleImmutableEntry<>("Content-Length", Integer.toString(length)));
   }
 
   static ProxyException badTarget(String message) {

@@ -53,15 +53,9 @@ final class RequestRewriter {
     if (existing != null && existing.isTextual() && !existing.asText().isEmpty()) {
       return false;
     }
-    ThinkTagProcessor processor = options.newProcessor(false);
     StringBuilder reasoning = new StringBuilder();
     StringBuilder text = new StringBuilder();
-    for (ThinkTagProcessor.Segment s : processor.feed(content.asText())) {
-      (s.kind() == ThinkTagProcessor.Kind.REASONING ? reasoning : text).append(s.text());
-    }
-    for (ThinkTagProcessor.Segment s : processor.finish()) {
-      (s.kind() == ThinkTagProcessor.Kind.REASONING ? reasoning : text).append(s.text());
-    }
+    JsonRewriter.splitWhole(options.newProcessor(false), content.asText(), reasoning, text);
     if (reasoning.length() == 0) {
       return false;
     }

@@ -6,7 +6,6 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
-import java.util.regex.Pattern;
 
 /**
  * Which upstreams the proxy may connect to. The upstream URL comes from the client, so by default only public
@@ -22,8 +21,6 @@ import java.util.regex.Pattern;
  * <p>Immutable and thread-safe.
  */
 public final class TargetPolicy {
-  private static final Pattern DOTTED_QUAD =
-      Pattern.compile("(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])){3}");
   private static final TargetPolicy DEFAULTS = builder().build();
 
   private enum Kind { NAME, WILDCARD, ADDRESS, LOCALHOST }
@@ -137,7 +134,7 @@ public final class TargetPolicy {
   }
 
   private static byte[] literalAddress(String host) {
-    if (DOTTED_QUAD.matcher(host).matches() || host.indexOf(':') >= 0) {
+    if (TargetResolver.DOTTED_QUAD.matcher(host).matches() || host.indexOf(':') >= 0) {
       return AddressRules.literalBytes(host);
     }
     return null;
@@ -216,7 +213,7 @@ public final class TargetPolicy {
         port = parsePort(e.substring(e.indexOf(':') + 1), entry);
       }
       host = TargetResolver.stripTrailingDot(host);
-      if (host.indexOf(':') >= 0 || DOTTED_QUAD.matcher(host).matches()) {
+      if (host.indexOf(':') >= 0 || TargetResolver.DOTTED_QUAD.matcher(host).matches()) {
         return new HostPattern(entry, Kind.ADDRESS, host, AddressRules.literalBytes(host), port);
       }
       if (!host.matches("(\\*\\.)?[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?(\\.[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?)*")) {

@@ -19,7 +19,7 @@ final class TargetResolver {
   private static final Pattern SCHEME = Pattern.compile("^([A-Za-z][A-Za-z0-9+.-]*):");
   private static final Pattern PORT = Pattern.compile("[0-9]{1,5}");
   private static final Pattern NUMERIC_LABEL = Pattern.compile("[0-9]+|0[xX][0-9a-fA-F]*");
-  private static final Pattern DOTTED_QUAD =
+  static final Pattern DOTTED_QUAD =
       Pattern.compile("(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])){3}");
 
   private TargetResolver() {}
@@ -154,32 +154,18 @@ final class TargetResolver {
 
   private static void checkPath(String path) {
     checkNoControlChars(path, "path");
-    int start = 0;
-    while (start <= path.length()) {
-      int end = path.indexOf('/', start);
-      if (end < 0) {
-        end = path.length();
-      }
-      String segment = path.substring(start, end);
-      if (segment.indexOf('\\') >= 0 || segment.indexOf('#') >= 0) {
-        throw ProxyException.badTarget("upstream path contains a forbidden character");
-      }
-      String decodedDots = segment.replace("%2e", ".").replace("%2E", ".");
-      if (decodedDots.equals(".") || decodedDots.equals("..")) {
+    if (path.indexOf('\\') >= 0 || path.indexOf('#') >= 0) {
+      throw ProxyException.badTarget("upstream path contains a forbidden character");
+    }
+    // Encoded separators count as separators: an upstream that decodes them would see the dot segment.
+    String separated = path.replaceAll("(?i)%2f|%5c", "/").replaceAll("(?i)%2e", ".");
+    for (String segment : separated.split("/", -1)) {
+      if (segment.equals(".") || segment.equals("..")) {
         throw ProxyException.badTarget("upstream path must not contain dot segments (. or ..)");
       }
-      if (segment.contains("%2f") || segment.contains("%2F") || segment.contains("%5c") || segment.contains("%5C")) {
-        String decoded = segment.replaceAll("(?i)%2f|%5c", "/");
-        for (String part : decoded.split("/", -1)) {
-          String d = part.replace("%2e", ".").replace("%2E", ".");
-          if (d.equals(".") || d.equals("..")) {
-            throw ProxyException.badTarget("upstream path must not contain dot segments (. or ..)");
-          }
-        }
-      }
-      start = end + 1;
     }
   }
+
 
   private static void checkNoControlChars(String s, String what) {
     for (int i = 0; i < s.length(); i++) {

@@ -90,11 +90,7 @@ class ProxyFixtureReplayTest {
 
   @Test
   void liftedRequestMovesALeadingThinkBlockIntoReasoningContent() throws Exception {
-    proxy.close();
-    proxy = ChatCompletionProxy.builder()
-        .targetPolicy(TargetPolicy.builder().allowHost("127.0.0.1:" + upstream.getPort()).build())
-        .thinkOptions(ThinkOptions.builder().liftRequestReasoning(true).build())
-        .build();
+    useLiftingProxy();
     upstream.enqueue(new MockResponse.Builder().setHeader("Content-Type", "application/json").body("{}").build());
     String body = "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"<think>not mine</think>q\"},"
         + "{\"role\":\"assistant\",\"content\":\"<think>\\nchecked the docs\\n</think>\\n\\nanswer\","
@@ -110,11 +106,7 @@ class ProxyFixtureReplayTest {
 
   @Test
   void liftedRequestWithoutThinkBlocksStaysByteForByte() throws Exception {
-    proxy.close();
-    proxy = ChatCompletionProxy.builder()
-        .targetPolicy(TargetPolicy.builder().allowHost("127.0.0.1:" + upstream.getPort()).build())
-        .thinkOptions(ThinkOptions.builder().liftRequestReasoning(true).build())
-        .build();
+    useLiftingProxy();
     upstream.enqueue(new MockResponse.Builder().setHeader("Content-Type", "application/json").body("{}").build());
     String body = "{ \"model\" : \"m\", \"messages\":[{\"role\":\"assistant\",\"content\":\"plain <think> later\"},"
         + "{\"role\":\"assistant\",\"content\":\"<think>x</think>y\",\"reasoning_content\":\"kept\"}]}";
@@ -122,6 +114,14 @@ class ProxyFixtureReplayTest {
     forward(requestTo("/v1/chat/completions", body));
 
     assertThat(upstream.takeRequest().getBody().utf8()).isEqualTo(body);
+  }
+
+  private void useLiftingProxy() {
+    proxy.close();
+    proxy = ChatCompletionProxy.builder()
+        .targetPolicy(TargetPolicy.builder().allowHost("127.0.0.1:" + upstream.getPort()).build())
+        .thinkOptions(ThinkOptions.builder().liftRequestReasoning(true).build())
+        .build();
   }
 
   private ProxyRequest requestTo(String path, String json) {

@@ -98,6 +98,7 @@ public final class ThinkProxyServer implements Callable<Integer>, AutoCloseable 
   private Connector connector;
   private ChatCompletionProxy proxy;
   private File baseDir;
+  private Duration grace;
   private final AtomicBoolean closed = new AtomicBoolean();
 
   /** Runs the server until the JVM is stopped. */
@@ -171,7 +172,7 @@ public final class ThinkProxyServer implements Callable<Integer>, AutoCloseable 
     settings.put(InitParams.IDLE_TIMEOUT, idleTimeout);
     settings.put(InitParams.CONNECT_TIMEOUT, connectTimeout);
     settings.put(InitParams.MAX_BODY_BYTES, maxBodyBytes);
-    InitParams.parseDuration("--shutdown-grace", shutdownGrace);
+    grace = InitParams.parseDuration("--shutdown-grace", shutdownGrace);
     proxy = InitParams.toBuilder(settings::get).build();
 
     baseDir = Files.createTempDirectory("thinkproxy-tomcat").toFile();
@@ -209,7 +210,6 @@ public final class ThinkProxyServer implements Callable<Integer>, AutoCloseable 
 
   /** Stops accepting requests, lets running streams finish within the grace period, then ends them. */
   void shutdownGracefully() {
-    Duration grace = InitParams.parseDuration("--shutdown-grace", shutdownGrace);
     log.info("shutting down: waiting up to {} s for {} running exchanges", grace.toSeconds(), proxy.activeExchanges());
     // Close the listening socket first, so no client connects in between and waits in the accept queue.
     connector.getProtocolHandler().closeServerSocketGraceful();
