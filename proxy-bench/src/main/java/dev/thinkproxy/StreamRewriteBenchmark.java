@@ -27,7 +27,7 @@ import org.openjdk.jmh.annotations.Warmup;
  *
  * <ul>
  *   <li>{@link #rewrite}: the production path of {@code --think-mode split}: {@link SseRewriter} over
- *       {@code new ChunkRewriter(ThinkOptions.defaults(), ThinkMode.SPLIT, false)}, a fresh pair per stream as
+ *       {@code new ChunkRewriter(ThinkOptions.defaults(), ThinkMode.SPLIT, false, mapper)}, a fresh pair per stream as
  *       {@code Exchange} creates them.</li>
  *   <li>{@link #parseSerialise} (baseline A): for each event, the data JSON parsed into a Jackson tree and
  *       serialised back, with the same mapper configuration and calls as the proxy; no think logic.</li>
@@ -72,7 +72,7 @@ public class StreamRewriteBenchmark {
   public int rewrite() {
     ByteArrayOutputStream o = out;
     o.reset();
-    SseRewriter r = new SseRewriter(new ChunkRewriter(ThinkOptions.defaults(), ThinkMode.SPLIT, false), mapper);
+    SseRewriter r = new SseRewriter(new ChunkRewriter(ThinkOptions.defaults(), ThinkMode.SPLIT, false, mapper), mapper);
     for (byte[] e : events) {
       r.feed(e, 0, e.length, o);
     }

@@ -1,9 +1,14 @@
 package dev.thinkproxy;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.ObjectWriter;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.ByteArrayOutputStream;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.Iterator;
@@ -26,6 +31,9 @@ final class ChunkRewriter {
   private static final String CONTENT = "content";
   private static final String REASONING_CONTENT = "reasoning_content";
   private static final String REASONING = "reasoning";
+  private static final byte[] EMPTY = new byte[0];
+  private static final byte[] CONTENT_EMPTY = "\"content\":\"\"".getBytes(StandardCharsets.US_ASCII);
+  private static final byte[] CONTENT_NULL = "\"content\":null".getBytes(StandardCharsets.US_ASCII);
   private static final List<String> ENVELOPE = List.of("id", "object", "created", "model", "system_fingerprint");
 
   private final ThinkOptions options;
@@ -33,7 +41,9 @@ final class ChunkRewriter {
   private final boolean implicitOpen;
   private final Map<Integer, Choice> choices = new HashMap<>();
   private final JsonNodeFactory nodes = JsonNodeFactory.instance;
-  /** The last chunk seen; its envelope is copied into events the proxy makes up when it releases held text. */
+  private final ChunkScanner scanner;
+  private final ObjectWriter writer;
+  /** The last chunk seen while text is held; its envelope goes on the events that release it. */
   private ObjectNode lastChunk;
 
   /** State of one choice index. */
@@ -66,80 +76,156 @@ final class ChunkRewriter {
   /** A run of output text for one choice. */
   private record Piece(boolean reasoning, String text) {}
 
-  ChunkRewriter(ThinkOptions options, ThinkMode mode, boolean implicitOpen) {
+  /**
+   * The output of one changed choice: its pieces, whether tool calls and the finish ride on the last one, and how
+   * many events it makes (one per piece; one for its other fields when all its text was held back, if it has any).
+   */
+  private record Plan(List<Piece> pieces, boolean extrasOnLast, int events) {}
+
+  ChunkRewriter(ThinkOptions options, ThinkMode mode, boolean implicitOpen, ObjectMapper mapper) {
     this.options = options;
     this.mode = mode;
     this.implicitOpen = implicitOpen;
+    this.scanner = new ChunkScanner(mapper);
+    this.writer = mapper.writer();
+  }
+
+  /** Scans an event's payload; null when it is not a JSON object (such an event is forwarded as it came). */
+  ChunkScanner.Chunk scan(byte[] payload, int offset, int length) {
+    return scanner.scan(payload, offset, length);
   }
 
   /**
-   * Rewrites one parsed event payload.
+   * Rewrites one scanned event payload. Most events come out unchanged and cost only the scan; an event whose
+   * only choice gets a new delta is spliced into the bytes it came as; anything else is rebuilt from a tree.
    *
-   * @return null when the event is to be forwarded byte for byte; otherwise the payloads to send instead, in
-   *     order (empty when the event carried nothing but held-back text)
+   * @return null when the event is to be forwarded byte for byte; otherwise the JSON payloads to send instead,
+   *     in order (empty when the event carried nothing but held-back text)
    */
-  List<ObjectNode> rewrite(ObjectNode chunk) {
-    JsonNode choicesNode = chunk.get("choices");
-    if (!(choicesNode instanceof ArrayNode)) {
+  List<byte[]> rewrite(ChunkScanner.Chunk chunk) {
+    List<ChunkScanner.ChoiceFields> scanned = chunk.choices;
+    if (scanned == null) {
       return null;
     }
-    lastChunk = chunk;
-    ArrayNode upstreamChoices = (ArrayNode) choicesNode;
-    if (upstreamChoices.isEmpty()) {
-      return null;
-    }
-    boolean changed = false;
-    List<List<ObjectNode>> perChoice = new ArrayList<>(upstreamChoices.size());
-    for (int position = 0; position < upstreamChoices.size(); position++) {
-      JsonNode c = upstreamChoices.get(position);
-      List<ObjectNode> out = c instanceof ObjectNode ? rewriteChoice((ObjectNode) c, position) : null;
-      if (out == null) {
-        perChoice.add(List.of(c instanceof ObjectNode ? (ObjectNode) c : nodes.objectNode()));
-      } else {
-        changed = true;
-        perChoice.add(out);
-      }
-    }
-    if (!changed) {
-      return null;
-    }
+    List<Plan> plans = null;
     int events = 0;
-    for (List<ObjectNode> l : perChoice) {
-      events = Math.max(events, l.size());
+    for (ChunkScanner.ChoiceFields f : scanned) {
+      Plan plan = f.object ? planChoice(f, chunk) : null;
+      if (plan != null && plans == null) {
+        plans = new ArrayList<>(scanned.size());
+        for (int k = 0; k < f.position; k++) {
+          plans.add(null);
+        }
+      }
+      if (plans != null) {
+        plans.add(plan);
+      }
+      events = Math.max(events, plan == null ? 1 : plan.events());
     }
-    JsonNode usage = chunk.get("usage");
-    if (events == 0 && (usage == null || usage.isNull())) {
+    rememberEnvelope(chunk);
+    if (plans == null) {
+      return null;
+    }
+    if (events == 0 && !chunk.usage) {
       return List.of();
     }
-    List<ObjectNode> result = new ArrayList<>(Math.max(events, 1));
-    for (int e = 0; e < Math.max(events, 1); e++) {
-      boolean last = e == Math.max(events, 1) - 1;
+    if (events == 1 && chunk.spliceable()) {
+      byte[] spliced = splice(chunk, scanned.get(0), plans.get(0));
+      if (spliced != null) {
+        return List.of(spliced);
+      }
+    }
+    return rebuild(chunk.tree(), plans);
+  }
+
+  /** Builds the output events of a changed chunk from its tree. */
+  private List<byte[]> rebuild(ObjectNode tree, List<Plan> plans) {
+    ArrayNode upstreamChoices = (ArrayNode) tree.get("choices");
+    List<List<ObjectNode>> perChoice = new ArrayList<>(upstreamChoices.size());
+    int events = 0;
+    for (int position = 0; position < upstreamChoices.size(); position++) {
+      JsonNode c = upstreamChoices.get(position);
+      Plan plan = plans.get(position);
+      List<ObjectNode> out;
+      if (plan == null) {
+        out = List.of(c instanceof ObjectNode ? (ObjectNode) c : nodes.objectNode());
+      } else {
+        JsonNode delta = c.get("delta");
+        out = buildChoice((ObjectNode) c, delta instanceof ObjectNode ? (ObjectNode) delta : nodes.objectNode(),
+            plan.pieces(), plan.extrasOnLast());
+      }
+      perChoice.add(out);
+      events = Math.max(events, out.size());
+    }
+    int count = Math.max(events, 1);
+    List<byte[]> result = new ArrayList<>(count);
+    for (int e = 0; e < count; e++) {
       ArrayNode arr = nodes.arrayNode();
       for (List<ObjectNode> l : perChoice) {
         if (e < l.size()) {
           arr.add(l.get(e));
         }
       }
-      result.add(last ? withChoices(chunk, arr) : envelope(chunk, arr));
+      result.add(serialise(e == count - 1 ? withChoices(tree, arr) : envelope(tree, arr)));
     }
     return result;
   }
 
+  /**
+   * The event with the one changed choice's delta rewritten in place, every other byte as it came; the same
+   * JSON {@link #buildChoice} makes for a single piece. Null when the change needs the tree.
+   */
+  private byte[] splice(ChunkScanner.Chunk chunk, ChunkScanner.ChoiceFields f, Plan plan) {
+    if (plan.extrasOnLast() || plan.pieces().size() > 1
+        || !isTextOrNothing(f.content) || !isTextOrNothing(f.reasoningContent) || !isTextOrNothing(f.reasoning)) {
+      return null;
+    }
+    Piece p = plan.pieces().isEmpty() ? new Piece(false, "") : plan.pieces().get(0);
+    String field = options.reasoningField();
+    if (p.reasoning() && !field.equals(REASONING_CONTENT) && !field.equals(REASONING)) {
+      return null; // the field may already be among the members copied as they came
+    }
+    ByteArrayOutputStream member = new ByteArrayOutputStream(p.text().length() + 32);
+    byte[] contentMember = null;
+    byte[] tail = EMPTY;
+    if (p.reasoning()) {
+      if (f.content != ChunkScanner.Kind.ABSENT) {
+        contentMember = f.content == ChunkScanner.Kind.NULL ? CONTENT_NULL : CONTENT_EMPTY;
+      }
+      ChunkScanner.writeString(member, field);
+      member.write(':');
+      ChunkScanner.writeString(member, p.text());
+      tail = member.toByteArray();
+    } else if (!p.text().isEmpty()) {
+      ChunkScanner.writeString(member, CONTENT);
+      member.write(':');
+      ChunkScanner.writeString(member, p.text());
+      if (f.content == ChunkScanner.Kind.ABSENT) {
+        tail = member.toByteArray();
+      } else {
+        contentMember = member.toByteArray();
+      }
+    } else if (f.content != ChunkScanner.Kind.ABSENT) {
+      contentMember = f.content == ChunkScanner.Kind.NULL ? CONTENT_NULL : CONTENT_EMPTY;
+    }
+    ByteArrayOutputStream out = new ByteArrayOutputStream(chunk.length() + p.text().length() + 32);
+    chunk.writeWithDelta(out, f, contentMember, tail);
+    return out.toByteArray();
+  }
+
   /** Releases every choice's held text (at {@code [DONE]}, at the end of the stream, before an error event). */
-  List<ObjectNode> flushAll() {
-    List<ObjectNode> out = new ArrayList<>();
+  List<byte[]> flushAll() {
+    List<byte[]> out = new ArrayList<>();
     for (Choice choice : choices.values()) {
       if (choice.finished) {
         continue;
       }
       List<Piece> pieces = new ArrayList<>();
       if (mode == ThinkMode.WRAP) {
-        if (choice.wrapOpen) {
-          choice.wrapOpen = false;
-          pieces.add(new Piece(false, wrapClose()));
-        }
+        addWrapClose(choice, pieces);
       } else {
         addSegments(pieces, choice.endParsing());
+        strip(pieces);
       }
       choice.finished = true;
       for (Piece p : pieces) {
@@ -151,23 +237,42 @@ final class ChunkRewriter {
         c.putNull("finish_reason");
         ArrayNode arr = nodes.arrayNode();
         arr.add(c);
-        out.add(envelope(lastChunk == null ? nodes.objectNode() : lastChunk, arr));
+        out.add(serialise(envelope(lastChunk == null ? nodes.objectNode() : lastChunk, arr)));
       }
     }
     return out;
   }
 
-  /** Returns null when the choice is unchanged, else its output choices (possibly none). */
-  private List<ObjectNode> rewriteChoice(ObjectNode c, int position) {
-    int index = c.path("index").isInt() ? c.get("index").asInt() : position;
-    Choice choice = choices.computeIfAbsent(index, Choice::new);
+  private byte[] serialise(ObjectNode payload) {
+    try {
+      return writer.writeValueAsBytes(payload);
+    } catch (JsonProcessingException e) {
+      throw new IllegalStateException("serialising a chunk failed", e);
+    }
+  }
+
+  /**
+   * Keeps the tree of the last chunk while some choice holds text back, for the envelope of the events
+   * {@link #flushAll()} makes up; while nothing is held no tree is needed.
+   */
+  private void rememberEnvelope(ChunkScanner.Chunk chunk) {
+    lastChunk = null;
+    for (Choice choice : choices.values()) {
+      if (!choice.finished && (choice.wrapOpen || (choice.processor != null && choice.processor.holdsText()))) {
+        lastChunk = chunk.tree();
+        return;
+      }
+    }
+  }
+
+  /** What one choice becomes: null when it is unchanged, else its output pieces (possibly none). */
+  private Plan planChoice(ChunkScanner.ChoiceFields f, ChunkScanner.Chunk chunk) {
+    Choice choice = choices.computeIfAbsent(f.index, Choice::new);
     if (choice.finished) {
       return null;
     }
-    JsonNode deltaNode = c.get("delta");
-    String finish = c.path("finish_reason").isTextual() ? c.get("finish_reason").asText() : "";
-    boolean finishing = !finish.isEmpty();
-    if (!(deltaNode instanceof ObjectNode)) {
+    boolean finishing = !f.finishReason.isEmpty();
+    if (!f.delta) {
       if (finishing) {
         List<Piece> pieces = new ArrayList<>();
         if (mode == ThinkMode.WRAP) {
@@ -176,26 +281,25 @@ final class ChunkRewriter {
           addSegments(pieces, choice.endParsing());
         }
         choice.finished = true;
-        return pieces.isEmpty() ? null : buildChoice(c, nodes.objectNode(), pieces, false);
+        strip(pieces);
+        return pieces.isEmpty() ? null : new Plan(pieces, false, pieces.size());
       }
       return null;
     }
-    ObjectNode delta = (ObjectNode) deltaNode;
-    String nativeText = nativeReasoning(delta);
-    boolean hasNativeKeys = delta.has(REASONING_CONTENT) || delta.has(REASONING);
-    JsonNode content = delta.get(CONTENT);
-    JsonNode toolCalls = delta.get("tool_calls");
-    boolean endsText = finishing || (toolCalls != null && !toolCalls.isNull())
-        || (delta.get("function_call") != null && !delta.get("function_call").isNull());
+    String nativeText = nativeReasoning(f.reasoningContentText, f.reasoningText);
+    boolean hasNativeKeys = f.reasoningContent != ChunkScanner.Kind.ABSENT || f.reasoning != ChunkScanner.Kind.ABSENT;
+    boolean textContent = f.content == ChunkScanner.Kind.TEXT;
+    boolean endsText = finishing || f.toolCalls || f.functionCall;
 
     List<Piece> pieces = new ArrayList<>();
     boolean extrasOnLast = false;
     String arrayReasoning = null;
     String arrayContent = null;
-    if (content instanceof ArrayNode) {
+    if (f.content == ChunkScanner.Kind.ARRAY) {
       StringBuilder r = new StringBuilder();
       StringBuilder t = new StringBuilder();
-      if (!splitParts((ArrayNode) content, r, t)) {
+      ArrayNode parts = (ArrayNode) chunk.tree().get("choices").get(f.position).get("delta").get(CONTENT);
+      if (!splitParts(parts, r, t)) {
         return null; // unknown part types: leave the event as it came
       }
       arrayReasoning = r.toString();
@@ -204,7 +308,7 @@ final class ChunkRewriter {
 
     if (mode == ThinkMode.WRAP) {
       String reasoning = concat(nativeText, arrayReasoning);
-      String text = content != null && content.isTextual() ? content.asText() : arrayContent == null ? "" : arrayContent;
+      String text = textContent ? f.contentText : arrayContent == null ? "" : arrayContent;
       if (reasoning.isEmpty() && !choice.wrapOpen && !hasNativeKeys && arrayReasoning == null) {
         if (finishing) {
           choice.finished = true;
@@ -232,11 +336,11 @@ final class ChunkRewriter {
         addSegments(pieces, choice.endParsing());
         pieces.add(new Piece(true, concat(nativeText, arrayReasoning)));
       }
-      if (content != null && content.isTextual() && !content.asText().isEmpty()) {
+      if (textContent && !f.contentText.isEmpty()) {
         if (choice.nativeReasoning) {
-          pieces.add(new Piece(false, content.asText()));
+          pieces.add(new Piece(false, f.contentText));
         } else {
-          addSegments(pieces, choice.processor().feed(content.asText()));
+          addSegments(pieces, choice.processor().feed(f.contentText));
         }
       } else if (arrayContent != null && !arrayContent.isEmpty()) {
         pieces.add(new Piece(false, arrayContent));
@@ -244,11 +348,8 @@ final class ChunkRewriter {
       if (endsText) {
         addSegments(pieces, choice.endParsing());
       }
-      if (mode == ThinkMode.STRIP) {
-        pieces.removeIf(p -> p.reasoning() || p.text().isEmpty());
-      }
-      pieces = merge(pieces);
-      if (arrayReasoning == null && isUnchanged(delta, pieces)) {
+      pieces = merge(strip(pieces));
+      if (arrayReasoning == null && isUnchanged(f, pieces)) {
         if (finishing) {
           choice.finished = true;
         }
@@ -258,22 +359,31 @@ final class ChunkRewriter {
     if (finishing) {
       choice.finished = true;
     }
-    return buildChoice(c, delta, pieces, extrasOnLast);
+    boolean extras = f.otherFields || finishing || f.logprobs;
+    return new Plan(pieces, extrasOnLast, pieces.isEmpty() ? (extras ? 1 : 0) : pieces.size());
+  }
+
+  /** In strip mode reasoning goes nowhere, and neither do the empty pieces that leaves. */
+  private List<Piece> strip(List<Piece> pieces) {
+    if (mode == ThinkMode.STRIP) {
+      pieces.removeIf(p -> p.reasoning() || p.text().isEmpty());
+    }
+    return pieces;
   }
 
   /**
    * Whether the pieces say exactly what the delta already says: its reasoning, if any, in the configured field,
    * then its content. Such an event is forwarded byte for byte, without re-serialising it.
    */
-  private boolean isUnchanged(ObjectNode delta, List<Piece> pieces) {
-    String field = options.reasoningField();
-    JsonNode other = delta.get(field.equals(REASONING_CONTENT) ? REASONING : REASONING_CONTENT);
-    JsonNode reasoning = delta.get(field);
-    JsonNode content = delta.get(CONTENT);
+  private boolean isUnchanged(ChunkScanner.ChoiceFields f, List<Piece> pieces) {
+    boolean configuredIsReasoningContent = options.reasoningField().equals(REASONING_CONTENT);
+    ChunkScanner.Kind other = configuredIsReasoningContent ? f.reasoning : f.reasoningContent;
+    ChunkScanner.Kind reasoning = configuredIsReasoningContent ? f.reasoningContent : f.reasoning;
+    String reasoningIn = configuredIsReasoningContent ? f.reasoningContentText : f.reasoningText;
     // Only the configured field may appear in the output, and none at all in strip mode.
-    if (other != null || (mode == ThinkMode.STRIP && reasoning != null)
-        || (reasoning != null && !reasoning.isNull() && !reasoning.isTextual())
-        || (content != null && !content.isNull() && !content.isTextual())) {
+    if (other != ChunkScanner.Kind.ABSENT
+        || (mode == ThinkMode.STRIP && reasoning != ChunkScanner.Kind.ABSENT)
+        || !isTextOrNothing(reasoning) || !isTextOrNothing(f.content)) {
       return false;
     }
     String reasoningText = "";
@@ -285,9 +395,11 @@ final class ChunkRewriter {
     if (k < pieces.size() && !pieces.get(k).reasoning()) {
       contentText = pieces.get(k++).text();
     }
-    return k == pieces.size()
-        && reasoningText.equals(reasoning != null && reasoning.isTextual() ? reasoning.asText() : "")
-        && contentText.equals(content != null && content.isTextual() ? content.asText() : "");
+    return k == pieces.size() && reasoningText.equals(reasoningIn) && contentText.equals(f.contentText);
+  }
+
+  private static boolean isTextOrNothing(ChunkScanner.Kind kind) {
+    return kind == ChunkScanner.Kind.ABSENT || kind == ChunkScanner.Kind.NULL || kind == ChunkScanner.Kind.TEXT;
   }
 
   /** Turns the pieces of one choice into output choices, one per piece, in order. */
@@ -377,12 +489,11 @@ final class ChunkRewriter {
   static String nativeReasoning(ObjectNode delta) {
     JsonNode rc = delta.get(REASONING_CONTENT);
     JsonNode r = delta.get(REASONING);
-    String a = rc != null && rc.isTextual() ? rc.asText() : "";
-    String b = r != null && r.isTextual() ? r.asText() : "";
-    if (a.equals(b)) {
-      return a;
-    }
-    return a + b;
+    return nativeReasoning(rc != null && rc.isTextual() ? rc.asText() : "", r != null && r.isTextual() ? r.asText() : "");
+  }
+
+  private static String nativeReasoning(String reasoningContent, String reasoning) {
+    return reasoningContent.equals(reasoning) ? reasoningContent : reasoningContent + reasoning;
   }
 
   /**

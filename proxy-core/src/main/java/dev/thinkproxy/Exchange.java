@@ -128,7 +128,7 @@ final class Exchange implements ProxyCall, Callback {
 
   private void relayEvents(Response response, BufferedSource source) throws ClientGone {
     start(response.code(), withStreamingHeaders(HeaderRules.toClient(response.headers(), true)));
-    ChunkRewriter chunks = new ChunkRewriter(proxy.thinkOptions(), plan.mode(), plan.implicitOpen());
+    ChunkRewriter chunks = new ChunkRewriter(proxy.thinkOptions(), plan.mode(), plan.implicitOpen(), proxy.mapper());
     SseRewriter events = new SseRewriter(chunks, proxy.mapper());
     ByteArrayOutputStream out = new ByteArrayOutputStream(READ_SIZE);
     byte[] buffer = new byte[READ_SIZE];

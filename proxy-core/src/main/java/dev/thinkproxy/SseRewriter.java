@@ -1,12 +1,11 @@
 package dev.thinkproxy;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -24,11 +23,14 @@ final class SseRewriter {
   private final ChunkRewriter rewriter;
   private final ObjectMapper mapper;
 
-  private final ByteArrayOutputStream line = new ByteArrayOutputStream(256);
+  /** The raw bytes of the event being read, its lines with their terminators. */
+  private final Bytes event = new Bytes();
+  /** Where the line being read starts in {@link #event}. */
+  private int lineStart;
   private boolean pendingCr;
-  private final ByteArrayOutputStream event = new ByteArrayOutputStream(512);
   private final List<byte[]> otherLines = new ArrayList<>();
-  private final ByteArrayOutputStream data = new ByteArrayOutputStream(512);
+  /** The event's data lines joined with LF: the payload. */
+  private final Bytes data = new Bytes();
   private int dataLines;
   private boolean doneSeen;
 
@@ -48,17 +50,17 @@ final class SseRewriter {
       if (pendingCr) {
         pendingCr = false;
         if (b == '\n') {
-          line.write(b);
+          event.add(b);
           endLine(out);
           continue;
         }
         endLine(out);
       }
       if (b == '\n') {
-        line.write(b);
+        event.add(b);
         endLine(out);
       } else if (b == '\r') {
-        line.write(b);
+        event.add(b);
         pendingCr = true;
       } else {
         // Copy the run up to the next line end in one go.
@@ -66,7 +68,7 @@ final class SseRewriter {
         while (j < end && bytes[j] != '\n' && bytes[j] != '\r') {
           j++;
         }
-        line.write(bytes, i, j - i);
+        event.add(bytes, i, j - i);
         i = j - 1;
       }
     }
@@ -83,20 +85,15 @@ final class SseRewriter {
       pendingCr = false;
       endLine(out);
     }
-    if (line.size() > 0) {
-      line.write('\n');
+    if (event.size > lineStart) {
+      event.add((byte) '\n');
       endLine(out);
     }
-    if (event.size() > 0) {
-      byte[] payload = data.toByteArray();
-      if (dataLines > 0 && !isDone(payload) && parse(payload) == null) {
-        event.reset();
-        data.reset();
-        dataLines = 0;
-        otherLines.clear();
+    if (event.size > 0) {
+      if (dataLines > 0 && !isDone() && !isJson()) {
+        clearEvent();
       } else {
-        byte[] raw = event.toByteArray();
-        event.write(raw[raw.length - 1] == '\r' ? '\r' : '\n');
+        event.add(event.bytes[event.size - 1] == '\r' ? (byte) '\r' : (byte) '\n');
         dispatch(out);
       }
     }
@@ -108,7 +105,7 @@ final class SseRewriter {
     if (rewriter == null) {
       return;
     }
-    for (ObjectNode payload : rewriter.flushAll()) {
+    for (byte[] payload : rewriter.flushAll()) {
       writeEvent(out, payload);
     }
   }
@@ -119,35 +116,35 @@ final class SseRewriter {
   }
 
   private void endLine(ByteArrayOutputStream out) {
-    byte[] raw = line.toByteArray();
-    line.reset();
-    int contentEnd = raw.length;
-    while (contentEnd > 0 && (raw[contentEnd - 1] == '\n' || raw[contentEnd - 1] == '\r')) {
+    byte[] raw = event.bytes;
+    int start = lineStart;
+    int contentEnd = event.size;
+    while (contentEnd > start && (raw[contentEnd - 1] == '\n' || raw[contentEnd - 1] == '\r')) {
       contentEnd--;
     }
-    if (contentEnd == 0 && raw.length > 0) {
-      event.write(raw, 0, raw.length);
+    lineStart = event.size;
+    if (contentEnd == start) {
       dispatch(out);
       return;
     }
-    if (event.size() == 0 && raw[0] == ':') {
+    if (start == 0 && raw[0] == ':') {
       // A comment outside an event (a keep-alive) goes out at once.
-      out.write(raw, 0, raw.length);
+      out.write(raw, 0, event.size);
+      clearEvent();
       return;
     }
-    event.write(raw, 0, raw.length);
-    if (startsWith(raw, DATA)) {
-      int v = DATA.length;
+    if (startsWithData(raw, start, contentEnd)) {
+      int v = start + DATA.length;
       if (v < contentEnd && raw[v] == ' ') {
         v++;
       }
       if (dataLines > 0) {
-        data.write('\n');
+        data.add((byte) '\n');
       }
-      data.write(raw, v, contentEnd - v);
+      data.add(raw, v, contentEnd - v);
       dataLines++;
     } else {
-      otherLines.add(raw);
+      otherLines.add(Arrays.copyOfRange(raw, start, event.size));
     }
   }
 
@@ -157,31 +154,29 @@ final class SseRewriter {
         writeRaw(out);
         return;
       }
-      byte[] payload = data.toByteArray();
-      if (isDone(payload)) {
+      if (isDone()) {
         releaseHeld(out);
         doneSeen = true;
         writeRaw(out);
         return;
       }
-      JsonNode node = parse(payload);
-      if (!(node instanceof ObjectNode)) {
+      ChunkScanner.Chunk chunk = rewriter.scan(data.bytes, 0, data.size);
+      if (chunk == null) {
         writeRaw(out);
         return;
       }
-      ObjectNode chunk = (ObjectNode) node;
-      if (chunk.has("error")) {
+      if (chunk.error) {
         releaseHeld(out);
         writeRaw(out);
         return;
       }
-      List<ObjectNode> rewritten = rewriter.rewrite(chunk);
+      List<byte[]> rewritten = rewriter.rewrite(chunk);
       if (rewritten == null) {
         writeRaw(out);
         return;
       }
       boolean first = true;
-      for (ObjectNode p : rewritten) {
+      for (byte[] p : rewritten) {
         if (first) {
           for (byte[] other : otherLines) {
             out.write(other, 0, other.length);
@@ -191,54 +186,94 @@ final class SseRewriter {
         writeEvent(out, p);
       }
     } finally {
-      event.reset();
-      data.reset();
-      dataLines = 0;
-      otherLines.clear();
+      clearEvent();
     }
   }
 
-  private JsonNode parse(byte[] payload) {
+  private void clearEvent() {
+    event.clear();
+    data.clear();
+    lineStart = 0;
+    dataLines = 0;
+    otherLines.clear();
+  }
+
+  private boolean isJson() {
     try {
-      return mapper.readTree(payload);
+      mapper.readTree(data.bytes, 0, data.size);
+      return true;
     } catch (IOException e) {
-      return null; // not JSON: forwarded verbatim
+      return false;
     }
   }
 
   private void writeRaw(ByteArrayOutputStream out) {
-    out.write(event.toByteArray(), 0, event.size());
+    out.write(event.bytes, 0, event.size);
   }
 
-  private void writeEvent(ByteArrayOutputStream out, ObjectNode payload) {
-    try {
-      out.write(DATA, 0, DATA.length);
-      out.write(' ');
-      out.write(mapper.writeValueAsBytes(payload));
-      out.write('\n');
-      out.write('\n');
-    } catch (IOException e) {
-      throw new IllegalStateException("serialising a chunk failed", e);
-    }
+  private static void writeEvent(ByteArrayOutputStream out, byte[] payload) {
+    out.write(DATA, 0, DATA.length);
+    out.write(' ');
+    out.write(payload, 0, payload.length);
+    out.write('\n');
+    out.write('\n');
   }
 
-  private static boolean isDone(byte[] payload) {
-    if (payload.length > DONE.length + 8) {
+  /** Whether the payload is {@code [DONE]}, give or take surrounding whitespace. */
+  private boolean isDone() {
+    if (data.size > DONE.length + 8) {
       return false;
     }
-    String s = new String(payload, StandardCharsets.UTF_8).strip();
-    return s.length() == DONE.length && s.equals("[DONE]");
+    String s = new String(data.bytes, 0, data.size, StandardCharsets.UTF_8).strip();
+    return s.equals("[DONE]");
   }
 
-  private static boolean startsWith(byte[] a, byte[] prefix) {
-    if (a.length < prefix.length) {
+  private static boolean startsWithData(byte[] a, int from, int to) {
+    if (to - from < DATA.length) {
       return false;
     }
-    for (int i = 0; i < prefix.length; i++) {
-      if (a[i] != prefix[i]) {
+    for (int i = 0; i < DATA.length; i++) {
+      if (a[from + i] != DATA[i]) {
         return false;
       }
     }
     return true;
+  }
+
+  /** A growable byte array that lends its contents without copying them. */
+  private static final class Bytes {
+    private static final int INITIAL_CAPACITY = 512;
+    private static final int RETAINED_CAPACITY = 64 * 1024;
+    byte[] bytes;
+    int size;
+
+    Bytes() {
+      bytes = new byte[INITIAL_CAPACITY];
+    }
+
+    void add(byte b) {
+      ensure(1);
+      bytes[size++] = b;
+    }
+
+    void add(byte[] src, int offset, int length) {
+      ensure(length);
+      System.arraycopy(src, offset, bytes, size, length);
+      size += length;
+    }
+
+    /** Empties the array, and lets go of it if one huge event made it grow. */
+    void clear() {
+      size = 0;
+      if (bytes.length > RETAINED_CAPACITY) {
+        bytes = new byte[INITIAL_CAPACITY];
+      }
+    }
+
+    private void ensure(int more) {
+      if (size + more > bytes.length) {
+        bytes = Arrays.copyOf(bytes, Math.max(bytes.length * 2, size + more));
+      }
+    }
   }
 }

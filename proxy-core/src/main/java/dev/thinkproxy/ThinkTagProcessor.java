@@ -152,6 +152,11 @@ public final class ThinkTagProcessor {
     return sawContent;
   }
 
+  /** Whether text is held back, to be decided by what comes next or released by {@link #finish()}. */
+  boolean holdsText() {
+    return !held.isEmpty();
+  }
+
   private List<Segment> result() {
     List<Segment> r = out;
     out = null;

@@ -32,8 +32,29 @@ class ChunkRewriterTest {
     }
   }
 
+  private static final ChunkScanner SCANNER = new ChunkScanner(Sse.MAPPER);
+
+  private static ChunkScanner.Chunk scan(String json) {
+    byte[] bytes = json.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+    return SCANNER.scan(bytes, 0, bytes.length);
+  }
+
+  private static ChunkScanner.Chunk scan(ObjectNode chunk) {
+    return scan(chunk.toString());
+  }
+
+  /** The rewriter's output for one event, parsed back into trees; null when the event is forwarded as it came. */
+  private static List<ObjectNode> rewrite(ChunkRewriter r, Object chunk) {
+    List<byte[]> out = r.rewrite(chunk instanceof ObjectNode ? scan((ObjectNode) chunk) : scan((String) chunk));
+    return out == null ? null : trees(out);
+  }
+
+  private static List<ObjectNode> trees(List<byte[]> payloads) {
+    return payloads.stream().map(p -> parse(new String(p, java.nio.charset.StandardCharsets.UTF_8))).toList();
+  }
+
   private static ChunkRewriter split() {
-    return new ChunkRewriter(ThinkOptions.defaults(), ThinkMode.SPLIT, false);
+    return new ChunkRewriter(ThinkOptions.defaults(), ThinkMode.SPLIT, false, Sse.MAPPER);
   }
 
   private static byte[] run(ThinkOptions options, ThinkMode mode, String upstream) {
@@ -53,36 +74,36 @@ class ChunkRewriterTest {
 
     @Test
     void eventWithPlainContentIsLeftForByteForByteForwarding() {
-      assertThat(split().rewrite(parse(content("plain answer")))).isNull();
+      assertThat(rewrite(split(), content("plain answer"))).isNull();
     }
 
     @Test
     void eventWithoutChoicesIsLeftAlone() {
-      assertThat(split().rewrite(parse("{\"id\":\"x\",\"object\":\"chat.completion.chunk\",\"usage\":{}}"))).isNull();
+      assertThat(rewrite(split(), "{\"id\":\"x\",\"object\":\"chat.completion.chunk\",\"usage\":{}}")).isNull();
     }
 
     @Test
     void usageOnlyEventWithEmptyChoicesIsLeftAlone() {
-      assertThat(split().rewrite(parse("{\"id\":\"x\",\"choices\":[],\"usage\":{\"total_tokens\":3}}"))).isNull();
+      assertThat(rewrite(split(), "{\"id\":\"x\",\"choices\":[],\"usage\":{\"total_tokens\":3}}")).isNull();
     }
 
     @Test
     void eventWithOnlyAToolCallIsLeftAlone() {
       ObjectNode d = delta();
       d.putArray("tool_calls").addObject().put("index", 0).put("id", "call_1");
-      assertThat(split().rewrite(parse(chunk(choice(0, d, null))))).isNull();
+      assertThat(rewrite(split(), chunk(choice(0, d, null)))).isNull();
     }
 
     @Test
     void eventWithAnUnknownContentPartTypeIsLeftAlone() {
       ObjectNode d = delta();
       d.putArray("content").addObject().put("type", "image_url").put("image_url", "x");
-      assertThat(split().rewrite(parse(chunk(choice(0, d, null))))).isNull();
+      assertThat(rewrite(split(), chunk(choice(0, d, null)))).isNull();
     }
 
     @Test
     void eventWithHeldTextIsReplacedByNothing() {
-      assertThat(split().rewrite(parse(content("<thi")))).isEmpty();
+      assertThat(rewrite(split(), content("<thi"))).isEmpty();
     }
   }
 
@@ -144,7 +165,7 @@ class ChunkRewriterTest {
     void nativeReasoningInTheConfiguredFieldIsForwardedUnchanged() {
       ObjectNode d = delta().put("reasoning_content", "r");
       d.putNull("content");
-      assertThat(split().rewrite(parse(chunk(choice(0, d, null))))).isNull();
+      assertThat(rewrite(split(), chunk(choice(0, d, null)))).isNull();
     }
 
     @Test
@@ -152,7 +173,7 @@ class ChunkRewriterTest {
       ObjectNode d = delta().put("reasoning", "r");
       d.putNull("content");
       d.putNull("reasoning_content");
-      List<ObjectNode> out = split().rewrite(parse(chunk(choice(0, d, null))));
+      List<ObjectNode> out = rewrite(split(), chunk(choice(0, d, null)));
 
       assertThat(out).hasSize(1);
       JsonNode delta = out.get(0).at("/choices/0/delta");
@@ -169,7 +190,7 @@ class ChunkRewriterTest {
     void logprobsStayOnTheFirstEventDerivedFromTheirEvent() {
       ObjectNode c = choice(0, contentDelta("<think>a</think>b"), null);
       c.putObject("logprobs").putArray("content").addObject().put("token", "<think>");
-      List<ObjectNode> out = split().rewrite(parse(chunk(c)));
+      List<ObjectNode> out = rewrite(split(), chunk(c));
 
       assertThat(out).hasSize(2);
       assertThat(out.get(0).at("/choices/0/logprobs/content/0/token").asText()).isEqualTo("<think>");
@@ -178,7 +199,7 @@ class ChunkRewriterTest {
 
     @Test
     void finishReasonIsOnTheLastEventOnly() {
-      List<ObjectNode> out = split().rewrite(parse(chunk(choice(0, contentDelta("<think>a</think>b"), "stop"))));
+      List<ObjectNode> out = rewrite(split(), chunk(choice(0, contentDelta("<think>a</think>b"), "stop")));
 
       assertThat(out).hasSize(2);
       assertThat(out.get(0).at("/choices/0/finish_reason").isNull()).isTrue();
@@ -190,7 +211,7 @@ class ChunkRewriterTest {
       ObjectNode chunk = parse(chunk(choice(0, contentDelta("<think>a</think>b"), "stop")));
       chunk.putObject("usage").put("total_tokens", 9);
       chunk.putObject("x_groq").put("id", "req_1");
-      List<ObjectNode> out = split().rewrite(chunk);
+      List<ObjectNode> out = rewrite(split(), chunk);
 
       assertThat(out.get(0).has("usage")).isFalse();
       assertThat(out.get(0).has("x_groq")).isFalse();
@@ -202,7 +223,7 @@ class ChunkRewriterTest {
     void usageIsKeptWhenAllTextOfItsEventIsHeldBack() {
       ObjectNode chunk = parse(content("<thi"));
       chunk.putObject("usage").put("total_tokens", 9);
-      List<ObjectNode> out = split().rewrite(chunk);
+      List<ObjectNode> out = rewrite(split(), chunk);
 
       assertThat(out).hasSize(1);
       assertThat(out.get(0).path("usage").path("total_tokens").asInt()).isEqualTo(9);
@@ -212,7 +233,7 @@ class ChunkRewriterTest {
     void unknownChoiceFieldsRideAlong() {
       ObjectNode c = choice(0, contentDelta("<think>a</think>b"), null);
       c.putObject("content_filter_results").put("hate", "safe");
-      List<ObjectNode> out = split().rewrite(parse(chunk(c)));
+      List<ObjectNode> out = rewrite(split(), chunk(c));
 
       assertThat(out).allSatisfy(e -> assertThat(e.at("/choices/0/content_filter_results/hate").asText())
           .isEqualTo("safe"));
@@ -226,10 +247,10 @@ class ChunkRewriterTest {
       ((ObjectNode) chunk.get("choices").get(0)).remove("index");
       ((ObjectNode) chunk.get("choices").get(1)).remove("index");
       ChunkRewriter r = split();
-      List<ObjectNode> first = r.rewrite(chunk);
+      List<ObjectNode> first = rewrite(r, chunk);
 
       assertThat(first).extracting(e -> e.at("/choices/0/delta/reasoning_content").asText("")).contains("a");
-      List<ObjectNode> next = r.rewrite(parse(content(0, " more</think>x")));
+      List<ObjectNode> next = rewrite(r, content(0, " more</think>x"));
       assertThat(next).extracting(e -> e.at("/choices/0/delta/reasoning_content").asText("")).contains(" more");
     }
 
@@ -244,10 +265,10 @@ class ChunkRewriterTest {
     @Test
     void flushAllUsesTheEnvelopeOfTheLastEvent() {
       ChunkRewriter r = split();
-      r.rewrite(parse(content("<think>abc")));
-      assertThat(r.rewrite(parse(content(" def </thi")))).extracting(e -> e.at("/choices/0/delta/reasoning_content")
+      rewrite(r, content("<think>abc"));
+      assertThat(rewrite(r, content(" def </thi"))).extracting(e -> e.at("/choices/0/delta/reasoning_content")
           .asText()).containsExactly(" def");
-      List<ObjectNode> out = r.flushAll();
+      List<ObjectNode> out = trees(r.flushAll());
 
       assertThat(out).hasSize(1);
       assertThat(out.get(0).path("id").asText()).isEqualTo(Chunks.ID);
@@ -289,6 +310,23 @@ class ChunkRewriterTest {
       Sse.Text strip = Sse.clientText(run(ThinkOptions.defaults(), ThinkMode.STRIP, upstream)).get(0);
 
       assertThat(strip).isEqualTo(new Sse.Text("", split.content()));
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"[DONE]", "end of stream", "finish without delta"})
+    void heldReasoningReleasedAtTheEndIsStrippedToo(String end) {
+      ObjectNode finishWithoutDelta = choice(0, null, "stop");
+      finishWithoutDelta.remove("delta");
+      String tail = switch (end) {
+        case "[DONE]" -> stream("[DONE]");
+        case "finish without delta" -> stream(chunk(finishWithoutDelta));
+        default -> "";
+      };
+
+      byte[] out = run(ThinkOptions.defaults(), ThinkMode.STRIP,
+          stream(content("<think>plan </thi")) + tail);
+
+      assertThat(Sse.str(out)).doesNotContain("reasoning_content").doesNotContain("plan").doesNotContain("</thi");
     }
 
     @Test

@@ -35,12 +35,15 @@ class ModesPropertiesTest {
 
   @Property(tries = 400)
   void stripGivesExactlySplitsContent(@ForAll("texts") String text,
-      @ForAll @Size(max = 6) List<@IntRange(min = 0, max = 1000) Integer> cuts, @ForAll boolean implicitOpen) {
+      @ForAll @Size(max = 6) List<@IntRange(min = 0, max = 1000) Integer> cuts, @ForAll boolean implicitOpen,
+      @ForAll boolean finishes) {
     StringBuilder upstream = new StringBuilder(Chunks.event(role(0)));
     for (String piece : SseRewriterPropertiesTest.codePointPieces(text, cuts)) {
       upstream.append(Chunks.event(content(0, piece)));
     }
-    upstream.append(Chunks.event(finish(0, "stop")));
+    if (finishes) {
+      upstream.append(Chunks.event(finish(0, "stop")));
+    } // else held text is released at the end of the stream
     byte[] bytes = Sse.bytes(upstream.toString());
 
     Sse.Text split = Sse.clientText(Sse.run(Sse.rewriter(ThinkOptions.defaults(), ThinkMode.SPLIT, implicitOpen), bytes))
@@ -50,6 +53,8 @@ class ModesPropertiesTest {
 
     assertThat(strip.reasoning()).isEmpty();
     assertThat(strip.content()).isEqualTo(split.content());
+    assertThat(Sse.str(Sse.run(Sse.rewriter(ThinkOptions.defaults(), ThinkMode.STRIP, implicitOpen), bytes)))
+        .doesNotContain("reasoning_content");
   }
 
   @Property(tries = 400)

@@ -60,7 +60,7 @@ final class Sse {
   }
 
   static SseRewriter rewriter(ThinkOptions options, ThinkMode mode, boolean implicitOpen) {
-    return new SseRewriter(new ChunkRewriter(options, mode, implicitOpen), MAPPER);
+    return new SseRewriter(new ChunkRewriter(options, mode, implicitOpen, MAPPER), MAPPER);
   }
 
   /** Feeds the whole input at once, then finishes. */
