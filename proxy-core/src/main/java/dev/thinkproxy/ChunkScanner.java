@@ -210,6 +210,9 @@ final class ChunkScanner {
     do {
       int keyStart = pos;
       key();
+      int keyTo = strTo;
+      boolean keyEscaped = strEscaped;
+      boolean present = peek() != 'n';
       int id;
       if (keyIs(CONTENT)) {
         id = CONTENT_MEMBER;
@@ -225,17 +228,47 @@ final class ChunkScanner {
         c.reasoningText = text(depth);
       } else {
         id = OTHER_MEMBER;
-        boolean present = peek() != 'n';
         if (keyIs(TOOL_CALLS)) {
           c.toolCalls = present;
         } else if (keyIs(FUNCTION_CALL)) {
           c.functionCall = present;
         }
-        c.otherFields |= present;
         value(depth);
       }
-      c.addMember(keyStart, pos, id);
+      c.addMember(keyStart, pos, id, present, keyTo, keyEscaped);
     } while (next('}'));
+    otherFields(c);
+  }
+
+  /** Whether the delta has a non-null member besides the text ones; of repeated keys the last one counts. */
+  private void otherFields(ChoiceFields c) {
+    int[] ms = c.members;
+    for (int m = 0; m < c.memberCount; m++) {
+      if (ms[MEMBER * m + 2] != OTHER_MEMBER) {
+        continue;
+      }
+      boolean last = true;
+      for (int k = m + 1; k < c.memberCount && last; k++) {
+        if (ms[MEMBER * k + 2] == OTHER_MEMBER && sameKey(ms, m, k)) {
+          last = false;
+          c.repeatedKeys = true;
+        }
+      }
+      if (last && ms[MEMBER * m + 3] == 1) {
+        c.otherFields = true;
+      }
+    }
+  }
+
+  private boolean sameKey(int[] ms, int m, int k) {
+    int mFrom = ms[MEMBER * m] + 1;
+    int mTo = ms[MEMBER * m + 4];
+    int kFrom = ms[MEMBER * k] + 1;
+    int kTo = ms[MEMBER * k + 4];
+    if (ms[MEMBER * m + 5] == 0 && ms[MEMBER * k + 5] == 0) {
+      return Arrays.equals(b, mFrom, mTo, b, kFrom, kTo);
+    }
+    return decode(mFrom, mTo, ms[MEMBER * m + 5] == 1, false).equals(decode(kFrom, kTo, ms[MEMBER * k + 5] == 1, false));
   }
 
   private Kind kind() throws Malformed {
@@ -473,13 +506,17 @@ final class ChunkScanner {
 
   /** The text of the last string scanned. */
   private String decode() {
-    if (!strEscaped) {
-      return new String(b, strFrom, strTo - strFrom, strAscii ? StandardCharsets.ISO_8859_1 : StandardCharsets.UTF_8);
+    return decode(strFrom, strTo, strEscaped, strAscii);
+  }
+
+  private String decode(int from, int to, boolean escaped, boolean ascii) {
+    if (!escaped) {
+      return new String(b, from, to - from, ascii ? StandardCharsets.ISO_8859_1 : StandardCharsets.UTF_8);
     }
-    StringBuilder s = new StringBuilder(strTo - strFrom);
-    int run = strFrom;
-    int i = strFrom;
-    while (i < strTo) {
+    StringBuilder s = new StringBuilder(to - from);
+    int run = from;
+    int i = from;
+    while (i < to) {
       if (b[i] != '\\') {
         i++;
         continue;
@@ -502,7 +539,7 @@ final class ChunkScanner {
       i += 2;
       run = i;
     }
-    s.append(new String(b, run, strTo - run, StandardCharsets.UTF_8));
+    s.append(new String(b, run, to - run, StandardCharsets.UTF_8));
     return s.toString();
   }
 
@@ -539,7 +576,9 @@ final class ChunkScanner {
       if (pos < end && (b[pos] == '+' || b[pos] == '-')) {
         pos++;
       }
-      if (!digits()) {
+      int exponentStart = pos;
+      // A BigDecimal's scale is an int: the mapper fails on exponents near it, so refuse them well before.
+      if (!digits() || pos - exponentStart > 9) {
         throw MALFORMED;
       }
     }
@@ -641,8 +680,9 @@ final class ChunkScanner {
       if (tree == null) {
         try {
           tree = (ObjectNode) treeReader.readTree(bytes, offset, length);
-        } catch (IOException e) {
-          throw new UncheckedIOException("a payload that scanned as JSON did not parse", e);
+        } catch (IOException | RuntimeException e) {
+          throw new UncheckedIOException("a payload that scanned as JSON did not parse",
+              e instanceof IOException ? (IOException) e : new IOException(e));
         }
       }
       return tree;
@@ -659,7 +699,7 @@ final class ChunkScanner {
       out.write('{');
       boolean first = true;
       for (int m = 0; m < c.memberCount; m++) {
-        int id = c.members[3 * m + 2];
+        int id = c.members[MEMBER * m + 2];
         if (id == REASONING_CONTENT_MEMBER || id == REASONING_MEMBER || (id == CONTENT_MEMBER && contentMember == null)) {
           continue;
         }
@@ -670,7 +710,7 @@ final class ChunkScanner {
         if (id == CONTENT_MEMBER) {
           out.write(contentMember, 0, contentMember.length);
         } else {
-          out.write(bytes, c.members[3 * m], c.members[3 * m + 1] - c.members[3 * m]);
+          out.write(bytes, c.members[MEMBER * m], c.members[MEMBER * m + 1] - c.members[MEMBER * m]);
         }
       }
       if (tail.length > 0) {
@@ -730,6 +770,9 @@ final class ChunkScanner {
     out.write('"');
   }
 
+  /** Ints per member in {@link ChoiceFields#members}. */
+  static final int MEMBER = 6;
+
   /** What one entry of {@code choices} says. */
   static final class ChoiceFields {
     /** Position in the {@code choices} array. */
@@ -759,7 +802,10 @@ final class ChunkScanner {
     boolean functionCall;
     /** The delta has a member other than the three text fields that is not null (role, tool calls, …). */
     boolean otherFields;
-    /** The delta's members: for each, where it starts (its key) and ends (its value), and which it is. */
+    /**
+     * The delta's members, {@value #MEMBER} ints each: where it starts (its key's opening quote) and ends (its
+     * value), which it is, whether its value is not null, where its key ends, and whether the key has escapes.
+     */
     int[] members;
     int memberCount;
     /** {@code delta} or one of its text members appears more than once. */
@@ -784,22 +830,26 @@ final class ChunkScanner {
       memberCount = 0;
     }
 
-    private void addMember(int from, int to, int id) {
+    private void addMember(int from, int to, int id, boolean present, int keyTo, boolean keyEscaped) {
       if (members == null) {
-        members = new int[12];
-      } else if (3 * memberCount == members.length) {
+        members = new int[4 * MEMBER];
+      } else if (MEMBER * memberCount == members.length) {
         members = Arrays.copyOf(members, members.length * 2);
       }
       if (id != OTHER_MEMBER) {
         for (int m = 0; m < memberCount; m++) {
-          if (members[3 * m + 2] == id) {
+          if (members[MEMBER * m + 2] == id) {
             repeatedKeys = true;
           }
         }
       }
-      members[3 * memberCount] = from;
-      members[3 * memberCount + 1] = to;
-      members[3 * memberCount + 2] = id;
+      int at = MEMBER * memberCount;
+      members[at] = from;
+      members[at + 1] = to;
+      members[at + 2] = id;
+      members[at + 3] = present ? 1 : 0;
+      members[at + 4] = keyTo;
+      members[at + 5] = keyEscaped ? 1 : 0;
       memberCount++;
     }
   }

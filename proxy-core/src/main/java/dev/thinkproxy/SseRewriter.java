@@ -3,10 +3,13 @@ package dev.thinkproxy;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Splits an upstream event stream into lines and events as bytes arrive in pieces of any size, and writes the
@@ -17,6 +20,7 @@ import java.util.List;
  * <p>Pure push parser: no I/O, no threads. Not thread-safe: one instance per response.
  */
 final class SseRewriter {
+  private static final Logger log = LoggerFactory.getLogger(SseRewriter.class);
   private static final byte[] DATA = "data:".getBytes(StandardCharsets.US_ASCII);
   private static final byte[] DONE = "[DONE]".getBytes(StandardCharsets.US_ASCII);
 
@@ -170,7 +174,14 @@ final class SseRewriter {
         writeRaw(out);
         return;
       }
-      List<byte[]> rewritten = rewriter.rewrite(chunk);
+      List<byte[]> rewritten;
+      try {
+        rewritten = rewriter.rewrite(chunk);
+      } catch (UncheckedIOException e) {
+        // The scan is stricter than the mapper, so this is a bug: the event goes out as it came.
+        log.warn("an event that scanned as JSON did not parse; forwarded unchanged", e);
+        rewritten = null;
+      }
       if (rewritten == null) {
         writeRaw(out);
         return;
