@@ -8,7 +8,10 @@ import com.fasterxml.jackson.databind.json.JsonMapper;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import java.io.IOException;
 import java.net.Proxy;
+import java.security.cert.X509Certificate;
 import java.time.Duration;
+import java.util.Collection;
+import java.util.List;
 import java.util.Locale;
 import java.util.Objects;
 import java.util.Set;
@@ -22,6 +25,7 @@ import okhttp3.HttpUrl;
 import okhttp3.OkHttpClient;
 import okhttp3.Request;
 import okhttp3.RequestBody;
+import okhttp3.tls.HandshakeCertificates;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -59,6 +63,8 @@ public final class ChatCompletionProxy implements AutoCloseable {
   public static final String MODE_HEADER = "X-Thinkproxy-Mode";
   /** Request header that says whether the answer starts inside reasoning: {@code true} or {@code false}. */
   public static final String IMPLICIT_OPEN_HEADER = "X-Thinkproxy-Implicit-Open";
+  /** The default request header that carries a proxy access key, when keys are configured. */
+  public static final String DEFAULT_KEY_HEADER = "X-Thinkproxy-Key";
 
   private static final Logger log = LoggerFactory.getLogger(ChatCompletionProxy.class);
   private static final Set<String> NO_BODY_METHODS = Set.of("GET", "HEAD", "OPTIONS", "TRACE");
@@ -69,6 +75,8 @@ public final class ChatCompletionProxy implements AutoCloseable {
   private final Duration idleTimeout;
   private final long maxBodyBytes;
   private final long maxResponseBufferBytes;
+  private final int maxConcurrentRequests;
+  private final AccessKeys accessKeys;
   private final OkHttpClient client;
   private final ObjectMapper mapper;
   private final Set<Exchange> active = ConcurrentHashMap.newKeySet();
@@ -81,6 +89,8 @@ public final class ChatCompletionProxy implements AutoCloseable {
     this.idleTimeout = b.idleTimeout;
     this.maxBodyBytes = b.maxBodyBytes;
     this.maxResponseBufferBytes = b.maxResponseBufferBytes;
+    this.maxConcurrentRequests = b.maxConcurrentRequests;
+    this.accessKeys = new AccessKeys(b.accessKeys, b.accessKeyHeader);
     this.mapper = JsonMapper.builder()
         .nodeFactory(JsonNodeFactory.withExactBigDecimals(true))
         .enable(DeserializationFeature.USE_BIG_DECIMAL_FOR_FLOATS)
@@ -88,9 +98,9 @@ public final class ChatCompletionProxy implements AutoCloseable {
 
     Dispatcher dispatcher = new Dispatcher();
     // OkHttp's defaults (64 calls, 5 per host) would make the sixth concurrent stream to one provider wait silently.
-    dispatcher.setMaxRequests(b.maxConcurrentCalls);
-    dispatcher.setMaxRequestsPerHost(b.maxConcurrentCalls);
-    this.client = new OkHttpClient.Builder()
+    dispatcher.setMaxRequests(b.maxConcurrentRequests);
+    dispatcher.setMaxRequestsPerHost(b.maxConcurrentRequests);
+    OkHttpClient.Builder http = new OkHttpClient.Builder()
         .dispatcher(dispatcher)
         .connectionPool(new ConnectionPool(64, 5, TimeUnit.MINUTES))
         .proxy(Proxy.NO_PROXY)
@@ -104,8 +114,15 @@ public final class ChatCompletionProxy implements AutoCloseable {
         .writeTimeout(idleTimeout)
         .callTimeout(Duration.ZERO)
         .socketFactory(new GuardedSocketFactory(targetPolicy))
-        .dns(targetPolicy.allowPrivateNetworks() ? Dns.SYSTEM : new PolicyDns(targetPolicy, Dns.SYSTEM))
-        .build();
+        .dns(targetPolicy.allowPrivateNetworks() ? b.dns : new PolicyDns(targetPolicy, b.dns));
+    if (!b.trustedCertificates.isEmpty()) {
+      // Hostname verification stays OkHttp's default; the private CAs are trusted in addition to the platform's.
+      HandshakeCertificates.Builder trust = new HandshakeCertificates.Builder().addPlatformTrustedCertificates();
+      b.trustedCertificates.forEach(trust::addTrustedCertificate);
+      HandshakeCertificates certificates = trust.build();
+      http.sslSocketFactory(certificates.sslSocketFactory(), certificates.trustManager());
+    }
+    this.client = http.build();
   }
 
   /** A builder with the defaults. */
@@ -127,6 +144,7 @@ public final class ChatCompletionProxy implements AutoCloseable {
       if (closed) {
         throw ProxyException.shuttingDown();
       }
+      accessKeys.check(request.header(accessKeys.header()));
       HttpUrl url = TargetResolver.resolve(request.targetPath(), request.query());
       targetPolicy.checkHost(url.host(), url.port());
       if (request.bodyLength() > maxBodyBytes) {
@@ -143,22 +161,50 @@ public final class ChatCompletionProxy implements AutoCloseable {
       RequestBody body = NO_BODY_METHODS.contains(method) ? null : RequestBody.create(bytes, null);
       upstream = new Request.Builder()
           .url(url)
-          .headers(HeaderRules.toUpstream(request.headers()))
+          .headers(HeaderRules.toUpstream(request.headers(), accessKeys.enabled() ? accessKeys.header() : null))
           .method(method, body)
           .build();
       exchange = new Exchange(this, sink, new Exchange.Plan(mode, implicitOpen, rewritable), url.host());
     } catch (ProxyException e) {
-      log.debug("refused {} {}: {}", request.method(), request.targetPath(), e.getMessage());
+      // Neither the path nor the query: they may carry credentials (userinfo, ?key=).
+      log.debug("refused a {} request: {} {}", request.method(), e.status(), e.code());
       return answerNow(sink, e);
     } catch (IllegalArgumentException e) {
       return answerNow(sink, ProxyException.badTarget("the request cannot be forwarded: " + e.getMessage()));
     }
-    active.add(exchange);
+    synchronized (active) {
+      if (active.size() >= maxConcurrentRequests) {
+        log.debug("refused a {} request: {} concurrent requests running", request.method(), active.size());
+        return answerNow(sink, ProxyException.busy(maxConcurrentRequests));
+      }
+      active.add(exchange);
+    }
     if (closed) {
       exchange.shutdown();
     }
     exchange.start(client.newCall(upstream));
     return exchange;
+  }
+
+  /**
+   * Checks a presented proxy access key, for embedders that want to refuse a request before reading its body;
+   * {@link #forward} checks it again. Keys are compared in constant time.
+   *
+   * @param presented the value of the {@link #accessKeyHeader()} header, or null when the request has none
+   * @throws ProxyException 401 when keys are configured and {@code presented} matches none of them
+   */
+  public void checkAccessKey(String presented) {
+    accessKeys.check(presented);
+  }
+
+  /** Whether requests must carry a proxy access key. */
+  public boolean requiresAccessKey() {
+    return accessKeys.enabled();
+  }
+
+  /** The request header that carries the proxy access key. */
+  public String accessKeyHeader() {
+    return accessKeys.header();
   }
 
   /** The number of exchanges that have started and not finished yet. */
@@ -223,6 +269,11 @@ public final class ChatCompletionProxy implements AutoCloseable {
   /** The largest request body accepted, in bytes. */
   public long maxBodyBytes() {
     return maxBodyBytes;
+  }
+
+  /** The most requests handled at once; further ones get 503 with {@code Retry-After}. */
+  public int maxConcurrentRequests() {
+    return maxConcurrentRequests;
   }
 
   long maxResponseBufferBytes() {
@@ -293,7 +344,7 @@ public final class ChatCompletionProxy implements AutoCloseable {
     byte[] body = error.toJson();
     boolean ok = false;
     try {
-      sink.start(error.status(), ProxyException.responseHeaders(body.length));
+      sink.start(error.status(), error.responseHeaders(body.length));
       sink.write(body, 0, body.length);
       sink.flush();
       ok = true;
@@ -322,7 +373,11 @@ public final class ChatCompletionProxy implements AutoCloseable {
     private Duration idleTimeout = Duration.ofSeconds(300);
     private long maxBodyBytes = 32L * 1024 * 1024;
     private long maxResponseBufferBytes = 32L * 1024 * 1024;
-    private int maxConcurrentCalls = 100_000;
+    private int maxConcurrentRequests = 20_000;
+    private List<String> accessKeys = List.of();
+    private String accessKeyHeader = DEFAULT_KEY_HEADER;
+    private List<X509Certificate> trustedCertificates = List.of();
+    private Dns dns = Dns.SYSTEM;
 
     private Builder() {}
 
@@ -374,12 +429,55 @@ public final class ChatCompletionProxy implements AutoCloseable {
       return this;
     }
 
-    /** The most upstream calls running at once; further calls wait for a free slot. Default 100 000. */
-    public Builder maxConcurrentCalls(int calls) {
-      if (calls < 1) {
-        throw new IllegalArgumentException("maxConcurrentCalls must be positive");
+    /**
+     * The most requests handled at once, streams included; a request beyond it gets 503 with
+     * {@code Retry-After: 1} at once instead of waiting. Default 20 000.
+     */
+    public Builder maxConcurrentRequests(int requests) {
+      if (requests < 1) {
+        throw new IllegalArgumentException("maxConcurrentRequests must be positive");
       }
-      this.maxConcurrentCalls = calls;
+      this.maxConcurrentRequests = requests;
+      return this;
+    }
+
+    /**
+     * Proxy access keys: when any is set, every request must carry one of them in the
+     * {@linkplain #accessKeyHeader(String) key header} or gets 401. The header is never forwarded. Turn this on
+     * before exposing the proxy beyond the local machine. Default: none, every request is accepted.
+     */
+    public Builder accessKeys(Collection<String> keys) {
+      List<String> copy = List.copyOf(keys);
+      for (String k : copy) {
+        if (k.isBlank()) {
+          throw new IllegalArgumentException("a proxy key must not be blank");
+        }
+      }
+      this.accessKeys = copy;
+      return this;
+    }
+
+    /** The request header that carries the proxy access key. Default {@value #DEFAULT_KEY_HEADER}. */
+    public Builder accessKeyHeader(String header) {
+      if (header == null || !HeaderRules.isToken(header) || header.equalsIgnoreCase("authorization")) {
+        throw new IllegalArgumentException("the proxy key header must be a header name other than Authorization");
+      }
+      this.accessKeyHeader = header;
+      return this;
+    }
+
+    /**
+     * CA certificates to trust for upstream TLS in addition to the platform's, for providers behind a private
+     * CA. Certificate chains and host names are always verified. Default: the platform's CAs only.
+     */
+    public Builder trustedCertificates(Collection<X509Certificate> certificates) {
+      this.trustedCertificates = List.copyOf(certificates);
+      return this;
+    }
+
+    /** The resolver under the policy's checks; for tests. */
+    Builder dns(Dns dns) {
+      this.dns = Objects.requireNonNull(dns, "dns");
       return this;
     }
 

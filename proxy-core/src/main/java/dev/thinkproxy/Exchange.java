@@ -246,7 +246,7 @@ final class Exchange implements ProxyCall, Callback {
     try {
       if (!started) {
         byte[] body = error.toJson();
-        start(error.status(), ProxyException.responseHeaders(body.length));
+        start(error.status(), error.responseHeaders(body.length));
         write(body, 0, body.length);
       } else {
         byte[] event = eventBytes(error);

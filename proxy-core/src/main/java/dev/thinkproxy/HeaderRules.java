@@ -38,6 +38,14 @@ final class HeaderRules {
 
   /** The client's headers that go upstream, in order. */
   static Headers toUpstream(List<Map.Entry<String, String>> clientHeaders) {
+    return toUpstream(clientHeaders, null);
+  }
+
+  /**
+   * @param proxyKeyHeader the lower-case name of the header carrying the proxy's own access key, also dropped; or
+   *     null
+   */
+  static Headers toUpstream(List<Map.Entry<String, String>> clientHeaders, String proxyKeyHeader) {
     List<String> connection = new ArrayList<>();
     for (Map.Entry<String, String> h : clientHeaders) {
       if (h.getKey().equalsIgnoreCase("connection")) {
@@ -50,7 +58,8 @@ final class HeaderRules {
       String name = h.getKey().toLowerCase(Locale.ROOT);
       if (HOP_BY_HOP.contains(name) || NOT_TO_UPSTREAM.contains(name) || listed.contains(name)
           || name.startsWith("x-forwarded-") || name.startsWith("sec-fetch-") || name.startsWith("sec-websocket-")
-          || name.startsWith(CONTROL_PREFIX) || !isToken(h.getKey()) || !isSafeValue(h.getValue())) {
+          || name.startsWith(CONTROL_PREFIX) || name.equals(proxyKeyHeader)
+          || !isToken(h.getKey()) || !isSafeValue(h.getValue())) {
         continue;
       }
       out.addUnsafeNonAscii(h.getKey(), h.getValue());
@@ -102,7 +111,7 @@ final class HeaderRules {
     return true;
   }
 
-  private static boolean isToken(String name) {
+  static boolean isToken(String name) {
     if (name.isEmpty()) {
       return false;
     }

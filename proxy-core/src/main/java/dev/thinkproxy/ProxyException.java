@@ -6,6 +6,8 @@ import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.util.AbstractMap.SimpleImmutableEntry;
+import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
 import java.util.Map;
 
@@ -24,6 +26,8 @@ public final class ProxyException extends RuntimeException {
   private final int status;
   private final String type;
   private final String code;
+  /** Seconds for a {@code Retry-After} header, or 0 for none. */
+  private final int retryAfterSeconds;
 
   /**
    * @param status the HTTP status for the client (400, 403, 413, 502, 504, …)
@@ -37,10 +41,15 @@ public final class ProxyException extends RuntimeException {
 
   /** Like {@link #ProxyException(int, String, String, String)} with the failure that caused it. */
   public ProxyException(int status, String type, String code, String message, Throwable cause) {
+    this(status, type, code, message, cause, 0);
+  }
+
+  private ProxyException(int status, String type, String code, String message, Throwable cause, int retryAfter) {
     super(message, cause);
     this.status = status;
     this.type = type;
     this.code = code;
+    this.retryAfterSeconds = retryAfter;
   }
 
   /** The HTTP status the client receives when this error happens before the response started. */
@@ -75,11 +84,19 @@ public final class ProxyException extends RuntimeException {
     return out.toByteArray();
   }
 
-  /** Headers of the JSON error response for a body of {@code length} bytes. */
-  static List<Map.Entry<String, String>> responseHeaders(int length) {
-    return List.of(
-        new SimpleImmutableEntry<>("Content-Type", "application/json"),
-        new SimpleImmutableEntry<>("Content-Length", Integer.toString(length)));
+  /**
+   * The headers of the error response whose body is {@link #toJson()}: {@code Content-Type},
+   * {@code Content-Length} for a body of {@code length} bytes, and {@code Retry-After} when the client should try
+   * again later.
+   */
+  public List<Map.Entry<String, String>> responseHeaders(int length) {
+    List<Map.Entry<String, String>> headers = new ArrayList<>(3);
+    headers.add(new SimpleImmutableEntry<>("Content-Type", "application/json"));
+    headers.add(new SimpleImmutableEntry<>("Content-Length", Integer.toString(length)));
+    if (retryAfterSeconds > 0) {
+      headers.add(new SimpleImmutableEntry<>("Retry-After", Integer.toString(retryAfterSeconds)));
+    }
+    return Collections.unmodifiableList(headers);
   }
 
   static ProxyException badTarget(String message) {
@@ -101,6 +118,16 @@ public final class ProxyException extends RuntimeException {
 
   static ProxyException timeout(String message, Throwable cause) {
     return new ProxyException(504, "upstream_error", "upstream_timeout", message, cause);
+  }
+
+  static ProxyException busy(int limit) {
+    return new ProxyException(503, "server_error", "proxy_busy",
+        "the proxy is handling its limit of " + limit + " concurrent requests; retry shortly", null, 1);
+  }
+
+  static ProxyException missingKey(String header) {
+    return new ProxyException(401, "invalid_request_error", "invalid_proxy_key",
+        "this proxy requires a valid proxy key in the " + header + " header");
   }
 
   static ProxyException shuttingDown() {

@@ -142,12 +142,16 @@ final class TargetResolver {
     return host;
   }
 
-  /** Hosts that look numeric must be canonical dotted quads: no {@code 127.1}, {@code 0x7f000001}, octal or dword. */
+  /**
+   * Hosts that look numeric must be canonical dotted quads: no {@code 127.1}, {@code 0x7f000001}, octal, dword or
+   * trailing dot.
+   */
   private static void checkNumericHost(String host) {
     String h = stripTrailingDot(host);
     int dot = h.lastIndexOf('.');
     String last = dot < 0 ? h : h.substring(dot + 1);
-    if (NUMERIC_LABEL.matcher(last).matches() && !DOTTED_QUAD.matcher(h).matches()) {
+    // "127.0.0.1." is an address literal to OkHttp, which then resolves it with the system resolver, past Dns.
+    if (NUMERIC_LABEL.matcher(last).matches() && (!DOTTED_QUAD.matcher(h).matches() || !h.equals(host))) {
       throw ProxyException.badTarget("upstream host is not a canonical IPv4 address: " + host);
     }
   }

@@ -5,6 +5,8 @@ import dev.thinkproxy.servlet.ChatCompletionProxyServlet;
 import dev.thinkproxy.servlet.InitParams;
 import java.io.File;
 import java.io.IOException;
+import java.net.InetAddress;
+import java.net.UnknownHostException;
 import java.nio.file.Files;
 import java.time.Duration;
 import java.util.HashMap;
@@ -91,6 +93,24 @@ public final class ThinkProxyServer implements Callable<Integer>, AutoCloseable 
   @Option(names = "--max-body-bytes", paramLabel = "N", description = "Largest request body accepted (default 33554432 = 32 MiB).")
   String maxBodyBytes;
 
+  @Option(names = "--max-response-buffer-bytes", paramLabel = "N", description = "Largest non-streaming JSON answer that is rewritten; a larger one passes unchanged (default 33554432 = 32 MiB).")
+  String maxResponseBufferBytes;
+
+  @Option(names = "--max-concurrent-requests", paramLabel = "N", description = "Most requests handled at once, streams included; more get 503 with Retry-After (default 20000).")
+  String maxConcurrentRequests;
+
+  @Option(names = "--proxy-key", paramLabel = "KEY", split = ",", description = "Require this access key from clients (header X-Thinkproxy-Key); requests without a valid key get 401. Repeatable. Turn this on before exposing the proxy beyond this machine; prefer --proxy-key-file or THINKPROXY_PROXY_KEY, which other users cannot see in the process list.")
+  List<String> proxyKeys;
+
+  @Option(names = "--proxy-key-file", paramLabel = "FILE", description = "File with one access key per line (# starts a comment).")
+  String proxyKeyFile;
+
+  @Option(names = "--proxy-key-header", paramLabel = "NAME", description = "Header that carries the access key (default X-Thinkproxy-Key); never forwarded upstream.")
+  String proxyKeyHeader;
+
+  @Option(names = "--ca-file", paramLabel = "PEM", split = ",", description = "PEM file of CA certificates to trust for upstream TLS in addition to the system's (a provider behind a private CA). Repeatable.")
+  List<String> caFiles;
+
   @Option(names = "--shutdown-grace", paramLabel = "DURATION", defaultValue = "30s", description = "On SIGTERM, how long running streams may go on before they are ended (default ${DEFAULT-VALUE}).")
   String shutdownGrace;
 
@@ -172,6 +192,16 @@ public final class ThinkProxyServer implements Callable<Integer>, AutoCloseable 
     settings.put(InitParams.IDLE_TIMEOUT, idleTimeout);
     settings.put(InitParams.CONNECT_TIMEOUT, connectTimeout);
     settings.put(InitParams.MAX_BODY_BYTES, maxBodyBytes);
+    settings.put(InitParams.MAX_RESPONSE_BUFFER_BYTES, maxResponseBufferBytes);
+    settings.put(InitParams.MAX_CONCURRENT_REQUESTS, maxConcurrentRequests);
+    if (proxyKeys != null) {
+      settings.put(InitParams.PROXY_KEY, String.join(",", proxyKeys));
+    }
+    settings.put(InitParams.PROXY_KEY_FILE, proxyKeyFile);
+    settings.put(InitParams.PROXY_KEY_HEADER, proxyKeyHeader);
+    if (caFiles != null) {
+      settings.put(InitParams.CA_FILE, String.join(",", caFiles));
+    }
     grace = InitParams.parseDuration("--shutdown-grace", shutdownGrace);
     proxy = InitParams.toBuilder(settings::get).build();
 
@@ -203,8 +233,19 @@ public final class ThinkProxyServer implements Callable<Integer>, AutoCloseable 
     String base = "http://" + (bind.contains(":") ? "[" + bind + "]" : bind) + ":" + port();
     log.info("thinkproxy listening on {}; point an OpenAI client at {}/proxy/https://api.openai.com/v1 "
         + "(any provider's base URL after /proxy/)", base, base);
+    if (!proxy.requiresAccessKey() && !isLoopback(bind)) {
+      log.warn("listening on {} without --proxy-key: anyone who can reach this port can use the proxy", bind);
+    }
     if (proxy.targetPolicy().allowPrivateNetworks()) {
       log.warn("private networks are allowed: any client of this proxy can reach services on this machine's networks");
+    }
+  }
+
+  private static boolean isLoopback(String address) {
+    try {
+      return InetAddress.getByName(address).isLoopbackAddress();
+    } catch (UnknownHostException e) {
+      return false;
     }
   }
 

@@ -1,6 +1,7 @@
 package dev.thinkproxy.examples;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import java.io.IOException;
@@ -10,6 +11,8 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -17,6 +20,8 @@ import java.util.stream.Stream;
 import mockwebserver3.MockResponse;
 import mockwebserver3.MockWebServer;
 import mockwebserver3.RecordedRequest;
+import okhttp3.tls.HandshakeCertificates;
+import okhttp3.tls.HeldCertificate;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -326,6 +331,74 @@ class StandaloneServerIT {
     assertThat(message.path("reasoning").asText()).isEqualTo(Sse.REASONING);
     assertThat(message.has("reasoning_content")).as("%s", message).isFalse();
     assertThat(message.path("content").asText()).isEqualTo(Sse.ANSWER);
+  }
+
+  // ---- security flags -----------------------------------------------------------------------------------
+
+  @Test
+  void proxyKeyFlagRefusesRequestsWithoutTheKeyWith401() throws Exception {
+    ThinkProxyServer server = startPermissive("--proxy-key", "tp-secret");
+
+    RawHttp.Response none = RawHttp.postJson(server.port(), chatPath(), REQUEST_BODY);
+    RawHttp.Response wrong = RawHttp.postJson(server.port(), chatPath(), REQUEST_BODY, "X-Thinkproxy-Key: tp-secreT");
+
+    assertThat(none.status()).as("%s", none).isEqualTo(401);
+    assertOpenAiError(none, "invalid_proxy_key");
+    assertThat(wrong.status()).as("%s", wrong).isEqualTo(401);
+    assertUpstreamSawNothing();
+  }
+
+  @Test
+  void proxyKeyFileKeysAreAcceptedAndTheKeyNeverReachesTheUpstream() throws Exception {
+    Path keys = Files.createTempFile("thinkproxy-keys", ".txt");
+    try {
+      Files.writeString(keys, "# team keys\n\ntp-alice\ntp-bob\n");
+      ThinkProxyServer server = startPermissive("--proxy-key-file", keys.toString());
+      upstream.enqueue(Sse.thinkStream());
+
+      RawHttp.Response r = RawHttp.postJson(server.port(), chatPath(), REQUEST_BODY, "X-Thinkproxy-Key: tp-bob");
+
+      assertThat(r.status()).as("%s", r).isEqualTo(200);
+      RecordedRequest sent = upstream.takeRequest(10, TimeUnit.SECONDS);
+      assertThat(sent.getHeaders().get("X-Thinkproxy-Key")).isNull();
+      assertThat(sent.getHeaders().get("Authorization")).isEqualTo("Bearer sk-raw");
+    } finally {
+      Files.deleteIfExists(keys);
+    }
+  }
+
+  @Test
+  void caFileFlagTrustsAPrivateCaForUpstreamTls() throws Exception {
+    HeldCertificate ca = new HeldCertificate.Builder().certificateAuthority(0).build();
+    HeldCertificate cert = new HeldCertificate.Builder()
+        .signedBy(ca).addSubjectAlternativeName("127.0.0.1").build();
+    upstream.close();
+    upstream = new MockWebServer();
+    upstream.useHttps(new HandshakeCertificates.Builder()
+        .heldCertificate(cert, ca.certificate()).build().sslSocketFactory());
+    upstream.start(InetAddress.getByName("127.0.0.1"), 0);
+    upstream.enqueue(Sse.thinkStream());
+    Path pem = Files.createTempFile("thinkproxy-ca", ".pem");
+    try {
+      Files.writeString(pem, ca.certificatePem());
+      ThinkProxyServer server = startPermissive("--ca-file", pem.toString());
+      String target = "/proxy/https://127.0.0.1:" + upstream.getPort() + "/v1/chat/completions";
+
+      RawHttp.Response r = RawHttp.postJson(server.port(), target, REQUEST_BODY);
+
+      assertThat(r.status()).as("%s", r).isEqualTo(200);
+      assertThat(Sse.read(r.bodyText(), "reasoning_content").content()).isEqualTo(Sse.ANSWER);
+    } finally {
+      Files.deleteIfExists(pem);
+    }
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"--ca-file=/nonexistent/ca.pem", "--proxy-key-file=/nonexistent/keys",
+      "--max-concurrent-requests=0", "--proxy-key-header=Authorization", "--max-response-buffer-bytes=-1"})
+  void invalidSecurityFlagsStopTheServerFromStarting(String flag) {
+    assertThatThrownBy(() -> start("--port", "0", flag))
+        .isInstanceOf(IllegalArgumentException.class);
   }
 
   // ---- helpers ------------------------------------------------------------------------------------------

@@ -17,8 +17,10 @@ import jakarta.servlet.http.HttpServletResponse;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.util.AbstractMap.SimpleImmutableEntry;
+import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
+import java.util.Map;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -93,6 +95,13 @@ public class ChatCompletionProxyServlet extends HttpServlet {
           "the request path does not start with the proxy's mount path"));
       return;
     }
+    try {
+      // Before the body is read: a client without a key does not get to upload 32 MiB first.
+      proxy.checkAccessKey(req.getHeader(proxy.accessKeyHeader()));
+    } catch (ProxyException e) {
+      writeError(resp, e);
+      return;
+    }
     long declared = req.getContentLengthLong();
     if (declared > proxy.maxBodyBytes()) {
       writeError(resp, new ProxyException(413, "invalid_request_error", "request_too_large",
@@ -157,8 +166,9 @@ public class ChatCompletionProxyServlet extends HttpServlet {
   private static void writeError(HttpServletResponse resp, ProxyException error) throws IOException {
     byte[] body = error.toJson();
     resp.setStatus(error.status());
-    resp.setContentType("application/json");
-    resp.setContentLength(body.length);
+    for (Map.Entry<String, String> h : error.responseHeaders(body.length)) {
+      resp.setHeader(h.getKey(), h.getValue());
+    }
     resp.getOutputStream().write(body);
   }
 
@@ -227,10 +237,10 @@ public class ChatCompletionProxyServlet extends HttpServlet {
       }
       byte[] json = error.toJson();
       try {
-        sink.start(error.status(), List.of(
-            new SimpleImmutableEntry<>("Content-Type", "application/json"),
-            new SimpleImmutableEntry<>("Content-Length", Integer.toString(json.length)),
-            new SimpleImmutableEntry<>("Connection", "close")));
+        List<Map.Entry<String, String>> headers = new ArrayList<>(error.responseHeaders(json.length));
+        // The rest of the body is not read: the connection cannot carry another request.
+        headers.add(new SimpleImmutableEntry<>("Connection", "close"));
+        sink.start(error.status(), headers);
         sink.write(json, 0, json.length);
         sink.flush();
       } catch (IOException | IllegalStateException e) {

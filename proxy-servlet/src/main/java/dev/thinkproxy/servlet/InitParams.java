@@ -4,8 +4,18 @@ import dev.thinkproxy.ChatCompletionProxy;
 import dev.thinkproxy.TargetPolicy;
 import dev.thinkproxy.ThinkMode;
 import dev.thinkproxy.ThinkOptions;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.cert.Certificate;
+import java.security.cert.CertificateException;
+import java.security.cert.CertificateFactory;
+import java.security.cert.X509Certificate;
 import java.time.Duration;
 import java.time.format.DateTimeParseException;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.function.Function;
@@ -32,6 +42,12 @@ import java.util.regex.Pattern;
  *   <tr><td>{@value #IDLE_TIMEOUT}</td><td>duration ({@code 300s}, {@code 5m}, {@code 0} = none)</td><td>300s</td></tr>
  *   <tr><td>{@value #CONNECT_TIMEOUT}</td><td>duration</td><td>10s</td></tr>
  *   <tr><td>{@value #MAX_BODY_BYTES}</td><td>bytes</td><td>33554432 (32 MiB)</td></tr>
+ *   <tr><td>{@value #MAX_RESPONSE_BUFFER_BYTES}</td><td>bytes: largest non-streaming JSON answer rewritten (a larger one passes unchanged)</td><td>33554432 (32 MiB)</td></tr>
+ *   <tr><td>{@value #MAX_CONCURRENT_REQUESTS}</td><td>number: requests beyond it get 503 with {@code Retry-After}</td><td>20000</td></tr>
+ *   <tr><td>{@value #PROXY_KEY}</td><td>comma-separated proxy access keys; when set, requests without one get 401</td><td>none</td></tr>
+ *   <tr><td>{@value #PROXY_KEY_FILE}</td><td>file with one proxy access key per line ({@code #} comments)</td><td>none</td></tr>
+ *   <tr><td>{@value #PROXY_KEY_HEADER}</td><td>header carrying the proxy key</td><td>X-Thinkproxy-Key</td></tr>
+ *   <tr><td>{@value #CA_FILE}</td><td>comma-separated PEM files of CA certificates trusted for upstream TLS in addition to the platform's</td><td>none</td></tr>
  * </table>
  */
 public final class InitParams {
@@ -60,10 +76,24 @@ public final class InitParams {
   /** Largest request body. */
   public static final String MAX_BODY_BYTES = "max-body-bytes";
 
+  /** Largest non-streaming answer rewritten. */
+  public static final String MAX_RESPONSE_BUFFER_BYTES = "max-response-buffer-bytes";
+  /** Most requests at once. */
+  public static final String MAX_CONCURRENT_REQUESTS = "max-concurrent-requests";
+  /** Proxy access keys. */
+  public static final String PROXY_KEY = "proxy-key";
+  /** A file of proxy access keys. */
+  public static final String PROXY_KEY_FILE = "proxy-key-file";
+  /** The header carrying the proxy access key. */
+  public static final String PROXY_KEY_HEADER = "proxy-key-header";
+  /** PEM files of extra trusted CA certificates. */
+  public static final String CA_FILE = "ca-file";
+
   /** Every name this class reads. */
   public static final List<String> NAMES = List.of(
       ALLOW_PRIVATE_NETWORKS, ALLOW_HOST, THINK_MODE, REASONING_FIELD, THINK_TAGS, THINK_ANYWHERE,
-      THINK_KEEP_WHITESPACE, IMPLICIT_OPEN_MODELS, LIFT_REQUEST_REASONING, IDLE_TIMEOUT, CONNECT_TIMEOUT, MAX_BODY_BYTES);
+      THINK_KEEP_WHITESPACE, IMPLICIT_OPEN_MODELS, LIFT_REQUEST_REASONING, IDLE_TIMEOUT, CONNECT_TIMEOUT, MAX_BODY_BYTES,
+      MAX_RESPONSE_BUFFER_BYTES, MAX_CONCURRENT_REQUESTS, PROXY_KEY, PROXY_KEY_FILE, PROXY_KEY_HEADER, CA_FILE);
 
   private static final Pattern DURATION = Pattern.compile("(\\d+)\\s*(ms|s|m|h)?");
 
@@ -121,11 +151,39 @@ public final class InitParams {
       proxy.connectTimeout(parseDuration(CONNECT_TIMEOUT, v));
     }
     if ((v = get(settings, MAX_BODY_BYTES)) != null) {
-      try {
-        proxy.maxBodyBytes(Long.parseLong(v.strip()));
-      } catch (IllegalArgumentException e) {
-        throw new IllegalArgumentException(MAX_BODY_BYTES + " must be a number of bytes: " + v, e);
+      proxy.maxBodyBytes(parseNumber(MAX_BODY_BYTES, v));
+    }
+    if ((v = get(settings, MAX_RESPONSE_BUFFER_BYTES)) != null) {
+      proxy.maxResponseBufferBytes(parseNumber(MAX_RESPONSE_BUFFER_BYTES, v));
+    }
+    if ((v = get(settings, MAX_CONCURRENT_REQUESTS)) != null) {
+      long n = parseNumber(MAX_CONCURRENT_REQUESTS, v);
+      if (n < 1 || n > Integer.MAX_VALUE) {
+        throw new IllegalArgumentException(MAX_CONCURRENT_REQUESTS + " must be a positive number: " + v);
       }
+      proxy.maxConcurrentRequests((int) n);
+    }
+    List<String> keys = new ArrayList<>();
+    if ((v = get(settings, PROXY_KEY)) != null) {
+      keys.addAll(list(v));
+    }
+    if ((v = get(settings, PROXY_KEY_FILE)) != null && !v.isBlank()) {
+      keys.addAll(readKeys(v.strip()));
+    }
+    proxy.accessKeys(keys);
+    if ((v = get(settings, PROXY_KEY_HEADER)) != null && !v.isBlank()) {
+      try {
+        proxy.accessKeyHeader(v.strip());
+      } catch (IllegalArgumentException e) {
+        throw new IllegalArgumentException(PROXY_KEY_HEADER + ": " + e.getMessage(), e);
+      }
+    }
+    if ((v = get(settings, CA_FILE)) != null) {
+      List<X509Certificate> certificates = new ArrayList<>();
+      for (String file : list(v)) {
+        certificates.addAll(readCertificates(file));
+      }
+      proxy.trustedCertificates(certificates);
     }
     return proxy.targetPolicy(policy.build()).thinkOptions(think.build());
   }
@@ -155,6 +213,62 @@ public final class InitParams {
       return Duration.parse(value.strip().toUpperCase(Locale.ROOT));
     } catch (DateTimeParseException e) {
       throw new IllegalArgumentException(name + " must be a duration such as 300s, 5m or 500ms: " + value, e);
+    }
+  }
+
+  private static long parseNumber(String name, String value) {
+    try {
+      long n = Long.parseLong(value.strip());
+      if (n < 0) {
+        throw new NumberFormatException();
+      }
+      return n;
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException(name + " must be a number: " + value, e);
+    }
+  }
+
+  private static List<String> list(String value) {
+    List<String> out = new ArrayList<>();
+    for (String entry : value.split(",")) {
+      if (!entry.isBlank()) {
+        out.add(entry.strip());
+      }
+    }
+    return out;
+  }
+
+  /** One key per line; blank lines and lines starting with {@code #} are skipped. */
+  private static List<String> readKeys(String file) {
+    try {
+      List<String> keys = new ArrayList<>();
+      for (String line : Files.readAllLines(Path.of(file), StandardCharsets.UTF_8)) {
+        String key = line.strip();
+        if (!key.isEmpty() && !key.startsWith("#")) {
+          keys.add(key);
+        }
+      }
+      if (keys.isEmpty()) {
+        throw new IllegalArgumentException(PROXY_KEY_FILE + " " + file + " has no keys");
+      }
+      return keys;
+    } catch (IOException e) {
+      throw new IllegalArgumentException(PROXY_KEY_FILE + " " + file + " cannot be read: " + e.getMessage(), e);
+    }
+  }
+
+  private static List<X509Certificate> readCertificates(String file) {
+    try (InputStream in = Files.newInputStream(Path.of(file))) {
+      List<X509Certificate> out = new ArrayList<>();
+      for (Certificate c : CertificateFactory.getInstance("X.509").generateCertificates(in)) {
+        out.add((X509Certificate) c);
+      }
+      if (out.isEmpty()) {
+        throw new IllegalArgumentException(CA_FILE + " " + file + " has no certificates");
+      }
+      return out;
+    } catch (IOException | CertificateException e) {
+      throw new IllegalArgumentException(CA_FILE + " " + file + " is not a PEM certificate file: " + e.getMessage(), e);
     }
   }
 
