@@ -33,12 +33,13 @@ final class AccessKeys {
     if (digests.isEmpty()) {
       return;
     }
+    // Keys are never blank, so a missing header ("") matches none.
     byte[] candidate = digest(presented == null ? "" : presented.strip());
     boolean match = false;
     for (byte[] d : digests) {
       match |= MessageDigest.isEqual(d, candidate);
     }
-    if (!match || presented == null) {
+    if (!match) {
       throw ProxyException.missingKey(header);
     }
   }

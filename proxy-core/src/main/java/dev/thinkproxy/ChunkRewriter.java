@@ -185,31 +185,33 @@ final class ChunkRewriter {
     if (p.reasoning() && !field.equals(REASONING_CONTENT) && !field.equals(REASONING)) {
       return null; // the field may already be among the members copied as they came
     }
-    ByteArrayOutputStream member = new ByteArrayOutputStream(p.text().length() + 32);
-    byte[] contentMember = null;
+    // What the content member becomes when the piece leaves no text in it: "" stays "", null stays null.
+    byte[] emptied = f.content == ChunkScanner.Kind.ABSENT ? null
+        : f.content == ChunkScanner.Kind.NULL ? CONTENT_NULL : CONTENT_EMPTY;
+    byte[] contentMember = emptied;
     byte[] tail = EMPTY;
     if (p.reasoning()) {
-      if (f.content != ChunkScanner.Kind.ABSENT) {
-        contentMember = f.content == ChunkScanner.Kind.NULL ? CONTENT_NULL : CONTENT_EMPTY;
-      }
-      ChunkScanner.writeString(member, field);
-      member.write(':');
-      ChunkScanner.writeString(member, p.text());
-      tail = member.toByteArray();
+      tail = member(field, p.text());
     } else if (!p.text().isEmpty()) {
-      ChunkScanner.writeString(member, CONTENT);
-      member.write(':');
-      ChunkScanner.writeString(member, p.text());
+      byte[] content = member(CONTENT, p.text());
       if (f.content == ChunkScanner.Kind.ABSENT) {
-        tail = member.toByteArray();
+        contentMember = null;
+        tail = content;
       } else {
-        contentMember = member.toByteArray();
+        contentMember = content;
       }
-    } else if (f.content != ChunkScanner.Kind.ABSENT) {
-      contentMember = f.content == ChunkScanner.Kind.NULL ? CONTENT_NULL : CONTENT_EMPTY;
     }
     ByteArrayOutputStream out = new ByteArrayOutputStream(chunk.length() + p.text().length() + 32);
     chunk.writeWithDelta(out, f, contentMember, tail);
+    return out.toByteArray();
+  }
+
+  /** A delta member {@code "name":"text"}, escaped as the mapper escapes it. */
+  private static byte[] member(String name, String text) {
+    ByteArrayOutputStream out = new ByteArrayOutputStream(name.length() + text.length() + 8);
+    ChunkScanner.writeString(out, name);
+    out.write(':');
+    ChunkScanner.writeString(out, text);
     return out.toByteArray();
   }
 

@@ -25,6 +25,7 @@ import okhttp3.tls.HeldCertificate;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -349,26 +350,21 @@ class StandaloneServerIT {
   }
 
   @Test
-  void proxyKeyFileKeysAreAcceptedAndTheKeyNeverReachesTheUpstream() throws Exception {
-    Path keys = Files.createTempFile("thinkproxy-keys", ".txt");
-    try {
-      Files.writeString(keys, "# team keys\n\ntp-alice\ntp-bob\n");
-      ThinkProxyServer server = startPermissive("--proxy-key-file", keys.toString());
-      upstream.enqueue(Sse.thinkStream());
+  void proxyKeyFileKeysAreAcceptedAndTheKeyNeverReachesTheUpstream(@TempDir Path dir) throws Exception {
+    Path keys = Files.writeString(dir.resolve("keys.txt"), "# team keys\n\ntp-alice\ntp-bob\n");
+    ThinkProxyServer server = startPermissive("--proxy-key-file", keys.toString());
+    upstream.enqueue(Sse.thinkStream());
 
-      RawHttp.Response r = RawHttp.postJson(server.port(), chatPath(), REQUEST_BODY, "X-Thinkproxy-Key: tp-bob");
+    RawHttp.Response r = RawHttp.postJson(server.port(), chatPath(), REQUEST_BODY, "X-Thinkproxy-Key: tp-bob");
 
-      assertThat(r.status()).as("%s", r).isEqualTo(200);
-      RecordedRequest sent = upstream.takeRequest(10, TimeUnit.SECONDS);
-      assertThat(sent.getHeaders().get("X-Thinkproxy-Key")).isNull();
-      assertThat(sent.getHeaders().get("Authorization")).isEqualTo("Bearer sk-raw");
-    } finally {
-      Files.deleteIfExists(keys);
-    }
+    assertThat(r.status()).as("%s", r).isEqualTo(200);
+    RecordedRequest sent = upstream.takeRequest(10, TimeUnit.SECONDS);
+    assertThat(sent.getHeaders().get("X-Thinkproxy-Key")).isNull();
+    assertThat(sent.getHeaders().get("Authorization")).isEqualTo("Bearer sk-raw");
   }
 
   @Test
-  void caFileFlagTrustsAPrivateCaForUpstreamTls() throws Exception {
+  void caFileFlagTrustsAPrivateCaForUpstreamTls(@TempDir Path dir) throws Exception {
     HeldCertificate ca = new HeldCertificate.Builder().certificateAuthority(0).build();
     HeldCertificate cert = new HeldCertificate.Builder()
         .signedBy(ca).addSubjectAlternativeName("127.0.0.1").build();
@@ -378,19 +374,14 @@ class StandaloneServerIT {
         .heldCertificate(cert, ca.certificate()).build().sslSocketFactory());
     upstream.start(InetAddress.getByName("127.0.0.1"), 0);
     upstream.enqueue(Sse.thinkStream());
-    Path pem = Files.createTempFile("thinkproxy-ca", ".pem");
-    try {
-      Files.writeString(pem, ca.certificatePem());
-      ThinkProxyServer server = startPermissive("--ca-file", pem.toString());
-      String target = "/proxy/https://127.0.0.1:" + upstream.getPort() + "/v1/chat/completions";
+    Path pem = Files.writeString(dir.resolve("ca.pem"), ca.certificatePem());
+    ThinkProxyServer server = startPermissive("--ca-file", pem.toString());
+    String target = "/proxy/https://127.0.0.1:" + upstream.getPort() + "/v1/chat/completions";
 
-      RawHttp.Response r = RawHttp.postJson(server.port(), target, REQUEST_BODY);
+    RawHttp.Response r = RawHttp.postJson(server.port(), target, REQUEST_BODY);
 
-      assertThat(r.status()).as("%s", r).isEqualTo(200);
-      assertThat(Sse.read(r.bodyText(), "reasoning_content").content()).isEqualTo(Sse.ANSWER);
-    } finally {
-      Files.deleteIfExists(pem);
-    }
+    assertThat(r.status()).as("%s", r).isEqualTo(200);
+    assertThat(Sse.read(r.bodyText(), "reasoning_content").content()).isEqualTo(Sse.ANSWER);
   }
 
   @ParameterizedTest

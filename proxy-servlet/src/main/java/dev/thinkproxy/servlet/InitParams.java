@@ -113,11 +113,7 @@ public final class InitParams {
       policy.allowPrivateNetworks(parseBoolean(ALLOW_PRIVATE_NETWORKS, v));
     }
     if ((v = get(settings, ALLOW_HOST)) != null) {
-      for (String entry : v.split(",")) {
-        if (!entry.isBlank()) {
-          policy.allowHost(entry.strip());
-        }
-      }
+      list(v).forEach(policy::allowHost);
     }
     try {
       if ((v = get(settings, THINK_MODE)) != null) {
