@@ -1,6 +1,7 @@
 package dev.thinkproxy;
 
 import java.io.ByteArrayOutputStream;
+import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Map;
@@ -29,7 +30,7 @@ class RecordingSink implements ResponseSink {
   }
 
   @Override
-  public synchronized void write(byte[] bytes, int offset, int length) {
+  public synchronized void write(byte[] bytes, int offset, int length) throws IOException {
     out.write(bytes, offset, length);
   }
 

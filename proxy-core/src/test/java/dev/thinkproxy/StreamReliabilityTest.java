@@ -10,7 +10,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -133,7 +132,7 @@ class StreamReliabilityTest {
     proxy = proxy(b -> b.heartbeatInterval(Duration.ofMillis(100)).idleTimeout(Duration.ofSeconds(30)));
     RecordingSink sink = new RecordingSink() {
       @Override
-      public synchronized void write(byte[] bytes, int offset, int length) {
+      public synchronized void write(byte[] bytes, int offset, int length) throws IOException {
         super.write(bytes, offset, length);
         if (new String(bytes, offset, length, UTF_8).equals(": keep-alive\n\n")) {
           heartbeatsSeen.countDown();
@@ -164,15 +163,15 @@ class StreamReliabilityTest {
     AtomicInteger writes = new AtomicInteger();
     RecordingSink sink = new RecordingSink() {
       @Override
-      public synchronized void write(byte[] bytes, int offset, int length) {
+      public synchronized void write(byte[] bytes, int offset, int length) throws IOException {
         super.write(bytes, offset, length);
         // The first write (the event) reaches the client; then the client is gone.
         if (writes.incrementAndGet() > 1) {
-          throw new java.io.UncheckedIOException(new IOException("Broken pipe"));
+          throw new IOException("Broken pipe");
         }
       }
     };
-    proxy.forward(chatRequest(), new ThrowingOnUnchecked(sink));
+    proxy.forward(chatRequest(), sink);
 
     assertThat(upstream.peerClosed.await(WAIT_SECONDS, TimeUnit.SECONDS)).isTrue();
     assertThat(sink.done).failsWithin(Duration.ofSeconds(WAIT_SECONDS));
@@ -249,7 +248,7 @@ class StreamReliabilityTest {
     CountDownLatch relayed = new CountDownLatch(1);
     RecordingSink sink = new RecordingSink() {
       @Override
-      public synchronized void write(byte[] bytes, int offset, int length) {
+      public synchronized void write(byte[] bytes, int offset, int length) throws IOException {
         super.write(bytes, offset, length);
         relayed.countDown();
       }
@@ -279,7 +278,7 @@ class StreamReliabilityTest {
     AtomicReference<Thread> writer = new AtomicReference<>();
     RecordingSink sink = new RecordingSink() {
       @Override
-      public synchronized void write(byte[] bytes, int offset, int length) {
+      public synchronized void write(byte[] bytes, int offset, int length) throws IOException {
         writer.set(Thread.currentThread());
         super.write(bytes, offset, length);
       }
@@ -303,7 +302,7 @@ class StreamReliabilityTest {
     CompletableFuture<Thread> writer = new CompletableFuture<>();
     RecordingSink sink = new RecordingSink() {
       @Override
-      public synchronized void write(byte[] bytes, int offset, int length) {
+      public synchronized void write(byte[] bytes, int offset, int length) throws IOException {
         writer.complete(Thread.currentThread());
         super.write(bytes, offset, length);
       }
@@ -335,41 +334,5 @@ class StreamReliabilityTest {
 
   private static String event(String json) {
     return "data: " + json + "\n\n";
-  }
-
-  /** Turns the recording sink's unchecked write failure into the IOException a real sink throws. */
-  private static final class ThrowingOnUnchecked implements ResponseSink {
-    private final RecordingSink delegate;
-
-    ThrowingOnUnchecked(RecordingSink delegate) {
-      this.delegate = delegate;
-    }
-
-    @Override
-    public void start(int status, List<Map.Entry<String, String>> headers) {
-      delegate.start(status, headers);
-    }
-
-    @Override
-    public void write(byte[] bytes, int offset, int length) throws IOException {
-      try {
-        delegate.write(bytes, offset, length);
-      } catch (java.io.UncheckedIOException e) {
-        throw e.getCause();
-      }
-    }
-
-    @Override
-    public void flush() {}
-
-    @Override
-    public void complete() {
-      delegate.complete();
-    }
-
-    @Override
-    public void abort(Throwable cause) {
-      delegate.abort(cause);
-    }
   }
 }
