@@ -82,7 +82,7 @@ public final class BenchReport {
 
   private static void describe(String stream, ObjectMapper mapper) {
     List<byte[]> events = BenchStreams.events(stream);
-    SseRewriter r = new SseRewriter(new ChunkRewriter(ThinkOptions.defaults(), ThinkMode.SPLIT, false, mapper), mapper);
+    SseRewriter r = new SseRewriter(new ChunkRewriter(ThinkOptions.defaults(), ThinkMode.SPLIT, false, mapper), mapper, Long.MAX_VALUE);
     int verbatim = 0;
     int rewritten = 0;
     int dropped = 0;

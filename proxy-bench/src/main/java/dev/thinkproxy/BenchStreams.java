@@ -176,7 +176,7 @@ final class BenchStreams {
 
   /** Runs the production rewrite (split mode, defaults) over a whole stream, one feed per event. */
   static byte[] rewriteAll(List<byte[]> events, ObjectMapper mapper) {
-    SseRewriter r = new SseRewriter(new ChunkRewriter(ThinkOptions.defaults(), ThinkMode.SPLIT, false, mapper), mapper);
+    SseRewriter r = new SseRewriter(new ChunkRewriter(ThinkOptions.defaults(), ThinkMode.SPLIT, false, mapper), mapper, Long.MAX_VALUE);
     ByteArrayOutputStream out = new ByteArrayOutputStream();
     for (byte[] e : events) {
       r.feed(e, 0, e.length, out);

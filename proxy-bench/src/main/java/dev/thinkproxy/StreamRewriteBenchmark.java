@@ -72,7 +72,7 @@ public class StreamRewriteBenchmark {
   public int rewrite() {
     ByteArrayOutputStream o = out;
     o.reset();
-    SseRewriter r = new SseRewriter(new ChunkRewriter(ThinkOptions.defaults(), ThinkMode.SPLIT, false, mapper), mapper);
+    SseRewriter r = new SseRewriter(new ChunkRewriter(ThinkOptions.defaults(), ThinkMode.SPLIT, false, mapper), mapper, Long.MAX_VALUE);
     for (byte[] e : events) {
       r.feed(e, 0, e.length, o);
     }

@@ -16,6 +16,9 @@ import java.util.Locale;
 import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import okhttp3.ConnectionPool;
 import okhttp3.CookieJar;
@@ -72,12 +75,17 @@ public final class ChatCompletionProxy implements AutoCloseable {
   private final TargetPolicy targetPolicy;
   private final ThinkOptions thinkOptions;
   private final Duration connectTimeout;
+  private final Duration firstByteTimeout;
   private final Duration idleTimeout;
+  private final Duration totalTimeout;
+  private final Duration heartbeatInterval;
   private final long maxBodyBytes;
   private final long maxResponseBufferBytes;
   private final int maxConcurrentRequests;
   private final AccessKeys accessKeys;
   private final OkHttpClient client;
+  private final ExecutorService upstreamThreads;
+  private final ScheduledExecutorService timer;
   private final ObjectMapper mapper;
   private final Set<Exchange> active = ConcurrentHashMap.newKeySet();
   private volatile boolean closed;
@@ -87,6 +95,9 @@ public final class ChatCompletionProxy implements AutoCloseable {
     this.thinkOptions = b.thinkOptions;
     this.connectTimeout = b.connectTimeout;
     this.idleTimeout = b.idleTimeout;
+    this.firstByteTimeout = b.firstByteTimeout != null ? b.firstByteTimeout : b.idleTimeout;
+    this.totalTimeout = b.totalTimeout;
+    this.heartbeatInterval = b.heartbeatInterval;
     this.maxBodyBytes = b.maxBodyBytes;
     this.maxResponseBufferBytes = b.maxResponseBufferBytes;
     this.maxConcurrentRequests = b.maxConcurrentRequests;
@@ -96,7 +107,8 @@ public final class ChatCompletionProxy implements AutoCloseable {
         .enable(DeserializationFeature.USE_BIG_DECIMAL_FOR_FLOATS)
         .build();
 
-    Dispatcher dispatcher = new Dispatcher();
+    this.upstreamThreads = UpstreamThreads.create(b.virtualThreads);
+    Dispatcher dispatcher = new Dispatcher(upstreamThreads);
     // OkHttp's defaults (64 calls, 5 per host) would make the sixth concurrent stream to one provider wait silently.
     dispatcher.setMaxRequests(b.maxConcurrentRequests);
     dispatcher.setMaxRequestsPerHost(b.maxConcurrentRequests);
@@ -110,8 +122,10 @@ public final class ChatCompletionProxy implements AutoCloseable {
         .retryOnConnectionFailure(false)
         .cookieJar(CookieJar.NO_COOKIES)
         .connectTimeout(connectTimeout)
-        .readTimeout(idleTimeout)
-        .writeTimeout(idleTimeout)
+        // The first-byte, idle and total timeouts are the exchange's own (see tick), measured per phase: OkHttp's
+        // read timeout would apply one value to the wait for the headers and to the body alike.
+        .readTimeout(Duration.ZERO)
+        .writeTimeout(Duration.ZERO)
         .callTimeout(Duration.ZERO)
         .socketFactory(new GuardedSocketFactory(targetPolicy))
         .dns(targetPolicy.allowPrivateNetworks() ? b.dns : new PolicyDns(targetPolicy, b.dns));
@@ -123,6 +137,38 @@ public final class ChatCompletionProxy implements AutoCloseable {
       http.sslSocketFactory(certificates.sslSocketFactory(), certificates.trustManager());
     }
     this.client = http.build();
+    this.timer = Executors.newSingleThreadScheduledExecutor(task -> {
+      Thread t = new Thread(task, "thinkproxy-timer");
+      t.setDaemon(true);
+      return t;
+    });
+    long period = tickPeriodMillis();
+    timer.scheduleWithFixedDelay(this::tick, period, period, TimeUnit.MILLISECONDS);
+  }
+
+  /**
+   * How often running exchanges are checked for timeouts and heartbeats: a quarter of the shortest such setting,
+   * so each fires within a quarter of its value, and at most 4 times a second.
+   */
+  private long tickPeriodMillis() {
+    long shortest = 250 * 4;
+    for (Duration d : List.of(firstByteTimeout, idleTimeout, totalTimeout, heartbeatInterval)) {
+      if (!d.isZero()) {
+        shortest = Math.min(shortest, d.toMillis());
+      }
+    }
+    return Math.max(5, shortest / 4);
+  }
+
+  private void tick() {
+    long now = System.nanoTime();
+    for (Exchange e : active) {
+      try {
+        e.tick(now);
+      } catch (RuntimeException ex) {
+        log.warn("checking an exchange's timers failed", ex);
+      }
+    }
   }
 
   /** A builder with the defaults. */
@@ -242,7 +288,9 @@ public final class ChatCompletionProxy implements AutoCloseable {
     for (Exchange e : active) {
       e.shutdown();
     }
-    client.dispatcher().executorService().shutdown();
+    // The exchanges' threads still write their closing error events; the pool only stops taking new ones.
+    upstreamThreads.shutdown();
+    timer.shutdownNow();
     client.connectionPool().evictAll();
   }
 
@@ -256,9 +304,24 @@ public final class ChatCompletionProxy implements AutoCloseable {
     return thinkOptions;
   }
 
-  /** The longest silence accepted from an upstream; zero means none. */
+  /** The longest silence accepted from an upstream while reading its response body; zero means none. */
   public Duration idleTimeout() {
     return idleTimeout;
+  }
+
+  /** The longest wait for the upstream's response headers after the request was sent; zero means none. */
+  public Duration firstByteTimeout() {
+    return firstByteTimeout;
+  }
+
+  /** The longest a whole exchange may take; zero means none. */
+  public Duration totalTimeout() {
+    return totalTimeout;
+  }
+
+  /** How long an event stream may stay silent before the proxy sends a heartbeat comment; zero means never. */
+  public Duration heartbeatInterval() {
+    return heartbeatInterval;
   }
 
   /** The connect timeout. */
@@ -282,6 +345,10 @@ public final class ChatCompletionProxy implements AutoCloseable {
 
   ObjectMapper mapper() {
     return mapper;
+  }
+
+  ExecutorService upstreamThreads() {
+    return upstreamThreads;
   }
 
   void finished(Exchange exchange) {
@@ -370,7 +437,11 @@ public final class ChatCompletionProxy implements AutoCloseable {
     private TargetPolicy targetPolicy = TargetPolicy.defaults();
     private ThinkOptions thinkOptions = ThinkOptions.defaults();
     private Duration connectTimeout = Duration.ofSeconds(10);
+    private Duration firstByteTimeout;
     private Duration idleTimeout = Duration.ofSeconds(300);
+    private Duration totalTimeout = Duration.ZERO;
+    private Duration heartbeatInterval = Duration.ofSeconds(15);
+    private boolean virtualThreads = true;
     private long maxBodyBytes = 32L * 1024 * 1024;
     private long maxResponseBufferBytes = 32L * 1024 * 1024;
     private int maxConcurrentRequests = 20_000;
@@ -400,11 +471,54 @@ public final class ChatCompletionProxy implements AutoCloseable {
     }
 
     /**
-     * The longest silence accepted from the upstream, while waiting for the response and between any two reads
-     * of it; zero disables it. There is no cap on the total length of a healthy stream. Default 300 s.
+     * The longest silence accepted from the upstream between two reads of its response body; zero disables it.
+     * A stream that breaks it ends with an error event. There is no cap on the total length of a healthy stream.
+     * Default 300 s.
      */
     public Builder idleTimeout(Duration timeout) {
       this.idleTimeout = nonNegative(timeout, "idleTimeout");
+      return this;
+    }
+
+    /**
+     * The longest wait, from the request being sent, for the upstream's response headers; zero disables it. A
+     * request that breaks it gets 504. Default: the {@linkplain #idleTimeout idle timeout}. A non-streaming
+     * request's headers come only when the whole answer is ready, so keep this above the longest generation.
+     */
+    public Builder firstByteTimeout(Duration timeout) {
+      this.firstByteTimeout = nonNegative(timeout, "firstByteTimeout");
+      return this;
+    }
+
+    /**
+     * The longest a whole exchange may take, stream included; zero disables it. Before the response started it
+     * gives 504, after it an error event ends the stream. Default zero: reasoning streams can run for many
+     * minutes, so capping them is the operator's choice.
+     */
+    public Builder totalTimeout(Duration timeout) {
+      this.totalTimeout = nonNegative(timeout, "totalTimeout");
+      return this;
+    }
+
+    /**
+     * After this much silence on an event stream the proxy sends the comment {@code : keep-alive} to the client,
+     * and one more a second later. It keeps idle-cutting middleboxes (load balancers, CDNs) from closing the
+     * stream while a model thinks, and it is how a client that went away is noticed during a silence: only a
+     * write can fail, and after a client closes its side, the first write still succeeds and the second fails.
+     * Zero disables heartbeats. Default 15 s.
+     */
+    public Builder heartbeatInterval(Duration interval) {
+      this.heartbeatInterval = nonNegative(interval, "heartbeatInterval");
+      return this;
+    }
+
+    /**
+     * Whether upstream responses are read on virtual threads when the runtime has them (Java 21 and later).
+     * Reading an upstream blocks a thread per running exchange; virtual threads make that cheap. On Java 17 they
+     * are platform threads with a 512 KiB stack. Default true.
+     */
+    public Builder virtualThreads(boolean enabled) {
+      this.virtualThreads = enabled;
       return this;
     }
 
@@ -418,8 +532,8 @@ public final class ChatCompletionProxy implements AutoCloseable {
     }
 
     /**
-     * The largest non-streaming JSON response that is rewritten; a larger one is passed through unchanged.
-     * Default 32 MiB.
+     * The largest piece of a response held whole for rewriting: a non-streaming JSON answer, or one event of a
+     * stream. A larger one is passed through unchanged as its bytes arrive. Default 32 MiB.
      */
     public Builder maxResponseBufferBytes(long bytes) {
       if (bytes < 0) {

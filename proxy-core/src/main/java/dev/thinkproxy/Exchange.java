@@ -9,41 +9,69 @@ import java.io.InterruptedIOException;
 import java.net.ConnectException;
 import java.net.SocketTimeoutException;
 import java.net.UnknownHostException;
+import java.nio.charset.StandardCharsets;
 import java.util.AbstractMap.SimpleImmutableEntry;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.locks.ReentrantLock;
 import javax.net.ssl.SSLException;
 import okhttp3.Call;
 import okhttp3.Callback;
 import okhttp3.MediaType;
 import okhttp3.Response;
 import okhttp3.ResponseBody;
+import okio.Buffer;
 import okio.BufferedSource;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * One client request and its upstream call: maps failures to the client's error shape, then relays the
- * response by type: event streams through {@link SseRewriter}, JSON chat completions through
- * {@link JsonRewriter}, everything else byte for byte.
+ * response by type: event streams through {@link SseRewriter} (rewriting chat completion chunks, or only framing
+ * events when the mode is off), JSON chat completions through {@link JsonRewriter}, everything else byte for byte.
+ *
+ * <p>One upstream thread does all reading and writing. The proxy's timer calls {@link #tick} a few times a second:
+ * it enforces the first-byte, idle and total timeouts by cancelling the call (the blocked read then fails and the
+ * failure is reported as the timeout), and sends heartbeats during silence. Sink calls are serialised by
+ * {@link #sinkLock}, so a heartbeat never lands inside an event or overlaps a write.
  */
 final class Exchange implements ProxyCall, Callback {
   private static final Logger log = LoggerFactory.getLogger(Exchange.class);
   private static final int READ_SIZE = 16 * 1024;
+  private static final byte[] HEARTBEAT = ": keep-alive\n\n".getBytes(StandardCharsets.US_ASCII);
+  /** After a heartbeat, the next comes this soon: after a client's FIN the first write succeeds, the second fails. */
+  private static final long CONFIRM_NANOS = TimeUnit.SECONDS.toNanos(1);
 
   /** What the exchange was asked to do with the response. */
   record Plan(ThinkMode mode, boolean implicitOpen, boolean rewritable) {}
+
+  /** Which of the exchange's own timeouts ran out. */
+  enum Timeout { FIRST_BYTE, IDLE, TOTAL }
 
   private final ChatCompletionProxy proxy;
   private final ResponseSink sink;
   private final Plan plan;
   private final String target;
   private final AtomicBoolean done = new AtomicBoolean();
+  private final ReentrantLock sinkLock = new ReentrantLock();
+  private final AtomicBoolean heartbeatQueued = new AtomicBoolean();
+  private final long startNanos = System.nanoTime();
   private volatile Call call;
   private volatile boolean canceled;
   private volatile boolean shuttingDown;
+  private volatile Timeout expired;
+  private volatile boolean headersReceived;
+  /** When the read in progress from the upstream body started, or 0 while not reading. */
+  private volatile long readSince;
+  private volatile long lastWriteNanos = startNanos;
+  /** Set while an event stream is relayed: the client's stream is between events whenever the sink is free. */
+  private volatile boolean heartbeats;
+  /** Heartbeats sent since the last data; guarded by {@link #sinkLock}, read by the timer. */
+  private volatile int quietBeats;
   private boolean started;
 
   Exchange(ChatCompletionProxy proxy, ResponseSink sink, Plan plan, String target) {
@@ -55,7 +83,7 @@ final class Exchange implements ProxyCall, Callback {
 
   void start(Call call) {
     this.call = call;
-    if (canceled) {
+    if (canceled || shuttingDown || expired != null) {
       call.cancel();
     }
     call.enqueue(this);
@@ -64,17 +92,17 @@ final class Exchange implements ProxyCall, Callback {
   @Override
   public void cancel() {
     canceled = true;
-    Call c = call;
-    // The callback thread sees the cancellation (onFailure or a failed read) and aborts the sink; the sink is
-    // only ever called from that thread.
-    if (c != null) {
-      c.cancel();
-    }
+    // The callback thread sees the cancellation (onFailure or a failed read) and aborts the sink.
+    cancelCall();
   }
 
   /** Ends the exchange for a proxy shutdown: a stream gets an error event, an unstarted response a 503. */
   void shutdown() {
     shuttingDown = true;
+    cancelCall();
+  }
+
+  private void cancelCall() {
     Call c = call;
     if (c != null) {
       c.cancel();
@@ -86,31 +114,98 @@ final class Exchange implements ProxyCall, Callback {
     return done.get();
   }
 
+  /** Called by the proxy's timer: enforces the timeouts and sends a heartbeat when one is due. */
+  void tick(long now) {
+    if (done.get()) {
+      return;
+    }
+    long total = proxy.totalTimeout().toNanos();
+    long firstByte = proxy.firstByteTimeout().toNanos();
+    long idle = proxy.idleTimeout().toNanos();
+    long reading = readSince;
+    if (total > 0 && now - startNanos > total) {
+      expire(Timeout.TOTAL);
+    } else if (!headersReceived && firstByte > 0 && now - startNanos > firstByte) {
+      expire(Timeout.FIRST_BYTE);
+    } else if (reading != 0 && idle > 0 && now - reading > idle) {
+      expire(Timeout.IDLE);
+    }
+    if (heartbeats && now - lastWriteNanos >= heartbeatDue() && heartbeatQueued.compareAndSet(false, true)) {
+      try {
+        proxy.upstreamThreads().execute(this::heartbeat);
+      } catch (RejectedExecutionException e) {
+        heartbeatQueued.set(false);
+      }
+    }
+  }
+
+  private long heartbeatDue() {
+    long interval = proxy.heartbeatInterval().toNanos();
+    if (interval == 0) {
+      return Long.MAX_VALUE;
+    }
+    return quietBeats == 1 ? Math.min(interval, CONFIRM_NANOS) : interval;
+  }
+
+  private void expire(Timeout timeout) {
+    if (expired == null) {
+      expired = timeout;
+      log.debug("{} timeout for the exchange with {}", timeout, target);
+      cancelCall();
+    }
+  }
+
+  private void heartbeat() {
+    try {
+      // A busy sink means data is moving, or the client is not reading and a heartbeat could not go out anyway.
+      if (!sinkLock.tryLock()) {
+        return;
+      }
+      try {
+        long now = System.nanoTime();
+        if (done.get() || !heartbeats || now - lastWriteNanos < heartbeatDue()) {
+          return;
+        }
+        sink.write(HEARTBEAT, 0, HEARTBEAT.length);
+        sink.flush();
+        lastWriteNanos = now;
+        quietBeats++;
+      } catch (IOException e) {
+        log.debug("client went away during a silence of the upstream {}", target);
+        cancel();
+      } finally {
+        sinkLock.unlock();
+      }
+    } finally {
+      heartbeatQueued.set(false);
+    }
+  }
+
   @Override
   public void onFailure(Call c, IOException e) {
     if (canceled) {
       abort(e);
       return;
     }
-    ProxyException error = shuttingDown ? ProxyException.shuttingDown() : mapFailure(e);
     log.debug("upstream call to {} failed before the response: {}", target, e.toString());
-    fail(error);
+    fail(shuttingDown ? ProxyException.shuttingDown() : expired != null ? timeoutError(e) : mapFailure(e));
   }
 
   @Override
   public void onResponse(Call c, Response response) {
+    headersReceived = true;
     try (response) {
       ResponseBody body = response.body();
       MediaType type = body.contentType();
       String subtype = type == null ? "" : (type.type() + "/" + type.subtype()).toLowerCase(Locale.ROOT);
       boolean success = response.isSuccessful();
-      if (success && plan.rewritable() && plan.mode() != ThinkMode.OFF && subtype.equals("text/event-stream")) {
-        relayEvents(response, body.source());
-      } else if (success && plan.rewritable() && plan.mode() != ThinkMode.OFF
-          && (subtype.equals("application/json") || subtype.endsWith("+json"))) {
+      boolean rewrite = success && plan.rewritable() && plan.mode() != ThinkMode.OFF;
+      if (success && subtype.equals("text/event-stream")) {
+        relayEvents(response, body.source(), rewrite);
+      } else if (rewrite && (subtype.equals("application/json") || subtype.endsWith("+json"))) {
         relayJson(response, body.source());
       } else {
-        relayBytes(response, body.source());
+        relayBytes(response, body.source(), null);
       }
     } catch (ClientGone e) {
       log.debug("client went away during the response from {}", target);
@@ -126,44 +221,43 @@ final class Exchange implements ProxyCall, Callback {
     }
   }
 
-  private void relayEvents(Response response, BufferedSource source) throws ClientGone {
+  private void relayEvents(Response response, BufferedSource source, boolean rewrite) throws ClientGone {
     start(response.code(), withStreamingHeaders(HeaderRules.toClient(response.headers(), true)));
-    ChunkRewriter chunks = new ChunkRewriter(proxy.thinkOptions(), plan.mode(), plan.implicitOpen(), proxy.mapper());
-    SseRewriter events = new SseRewriter(chunks, proxy.mapper());
+    ChunkRewriter chunks = rewrite
+        ? new ChunkRewriter(proxy.thinkOptions(), plan.mode(), plan.implicitOpen(), proxy.mapper())
+        : null;
+    SseRewriter events = new SseRewriter(chunks, proxy.mapper(), proxy.maxResponseBufferBytes());
     ByteArrayOutputStream out = new ByteArrayOutputStream(READ_SIZE);
     byte[] buffer = new byte[READ_SIZE];
+    heartbeats = true;
     try {
       while (true) {
-        int n = source.read(buffer);
+        int n = read(source, buffer);
         if (n == -1) {
           break;
         }
         events.feed(buffer, 0, n, out);
-        write(out);
-        if (source.getBuffer().size() == 0) {
-          flush();
-        }
+        write(out, source.getBuffer().size() == 0);
       }
+      heartbeats = false;
       events.finish(out);
-      write(out);
-      flush();
+      write(out, true);
       complete();
     } catch (ClientGone e) {
       throw e;
     } catch (IOException e) {
+      heartbeats = false;
       if (canceled) {
         abort(e);
         return;
       }
+      log.debug("upstream stream from {} failed: {}", target, e.toString());
       out.reset();
       events.finish(out);
-      ProxyException error = shuttingDown ? ProxyException.shuttingDown() : midStreamFailure(e);
-      log.debug("upstream stream from {} failed: {}", target, e.toString());
-      byte[] event = eventBytes(error);
+      byte[] event = eventBytes(midStreamFailure(e));
       out.write(event, 0, event.length);
       try {
-        write(out);
-        flush();
+        write(out, true);
         complete();
       } catch (ClientGone gone) {
         abort(gone.getCause());
@@ -173,22 +267,25 @@ final class Exchange implements ProxyCall, Callback {
 
   private void relayJson(Response response, BufferedSource source) throws ClientGone {
     long limit = proxy.maxResponseBufferBytes();
-    byte[] original;
+    Buffer whole = new Buffer();
     try {
-      if (!source.request(limit + 1)) {
-        original = source.readByteArray();
-      } else {
-        // Too large to rewrite: pass it through unchanged rather than fail.
-        relayBytes(response, source);
-        return;
+      while (true) {
+        if (whole.size() > limit) {
+          // Too large to rewrite: pass it through unchanged rather than fail.
+          relayBytes(response, source, whole);
+          return;
+        }
+        if (read(source, whole) == -1) {
+          break;
+        }
       }
     } catch (IOException e) {
       fail(canceled ? null : midStreamFailure(e));
       return;
     }
-    byte[] bytes = original;
+    byte[] bytes = whole.readByteArray();
     try {
-      JsonNode node = proxy.mapper().readTree(original);
+      JsonNode node = proxy.mapper().readTree(bytes);
       if (node instanceof ObjectNode
           && JsonRewriter.rewrite((ObjectNode) node, proxy.thinkOptions(), plan.mode(), plan.implicitOpen())) {
         bytes = proxy.mapper().writeValueAsBytes(node);
@@ -199,24 +296,27 @@ final class Exchange implements ProxyCall, Callback {
     List<Map.Entry<String, String>> headers = HeaderRules.toClient(response.headers(), true);
     headers.add(new SimpleImmutableEntry<>("Content-Length", Integer.toString(bytes.length)));
     start(response.code(), headers);
-    write(bytes, 0, bytes.length);
-    flush();
+    write(bytes, bytes.length, true);
     complete();
   }
 
-  private void relayBytes(Response response, BufferedSource source) throws ClientGone {
+  /** Relays the body unchanged, after {@code prefix} (bytes of it already read), if any. */
+  private void relayBytes(Response response, BufferedSource source, Buffer prefix) throws ClientGone {
     start(response.code(), HeaderRules.toClient(response.headers(), false));
     byte[] buffer = new byte[READ_SIZE];
     try {
+      if (prefix != null) {
+        while (prefix.size() > 0) {
+          int n = prefix.read(buffer);
+          write(buffer, n, false);
+        }
+      }
       while (true) {
-        int n = source.read(buffer);
+        int n = read(source, buffer);
         if (n == -1) {
           break;
         }
-        write(buffer, 0, n);
-        if (source.getBuffer().size() == 0) {
-          flush();
-        }
+        write(buffer, n, source.getBuffer().size() == 0);
       }
       flush();
       complete();
@@ -225,6 +325,25 @@ final class Exchange implements ProxyCall, Callback {
     } catch (IOException e) {
       log.debug("upstream body from {} broke off: {}", target, e.toString());
       abort(e);
+    }
+  }
+
+  /** One read from the upstream body, timed by the idle timeout. */
+  private int read(BufferedSource source, byte[] buffer) throws IOException {
+    readSince = System.nanoTime();
+    try {
+      return source.read(buffer);
+    } finally {
+      readSince = 0;
+    }
+  }
+
+  private long read(BufferedSource source, Buffer into) throws IOException {
+    readSince = System.nanoTime();
+    try {
+      return source.read(into, READ_SIZE);
+    } finally {
+      readSince = 0;
     }
   }
 
@@ -247,12 +366,11 @@ final class Exchange implements ProxyCall, Callback {
       if (!started) {
         byte[] body = error.toJson();
         start(error.status(), error.responseHeaders(body.length));
-        write(body, 0, body.length);
+        write(body, body.length, true);
       } else {
         byte[] event = eventBytes(error);
-        write(event, 0, event.length);
+        write(event, event.length, true);
       }
-      flush();
       complete();
     } catch (ClientGone e) {
       abort(e.getCause());
@@ -262,7 +380,7 @@ final class Exchange implements ProxyCall, Callback {
   static byte[] eventBytes(ProxyException error) {
     byte[] json = error.toJson();
     byte[] out = new byte[json.length + 8];
-    System.arraycopy("data: ".getBytes(java.nio.charset.StandardCharsets.US_ASCII), 0, out, 0, 6);
+    System.arraycopy("data: ".getBytes(StandardCharsets.US_ASCII), 0, out, 0, 6);
     System.arraycopy(json, 0, out, 6, json.length);
     out[out.length - 2] = '\n';
     out[out.length - 1] = '\n';
@@ -288,56 +406,103 @@ final class Exchange implements ProxyCall, Callback {
     return ProxyException.unreachable("the upstream could not be reached: " + e.getMessage(), e);
   }
 
+  private ProxyException timeoutError(IOException e) {
+    switch (expired) {
+      case FIRST_BYTE:
+        return ProxyException.timeout("the upstream sent no response within the first-byte timeout of "
+            + seconds(proxy.firstByteTimeout()), e);
+      case IDLE:
+        return ProxyException.timeout("the upstream was silent for longer than the idle timeout of "
+            + seconds(proxy.idleTimeout()), e);
+      default:
+        return ProxyException.timeout("the exchange took longer than the total timeout of "
+            + seconds(proxy.totalTimeout()), e);
+    }
+  }
+
+  private static String seconds(java.time.Duration d) {
+    return d.toMillis() % 1000 == 0 ? d.toSeconds() + " s" : d.toMillis() + " ms";
+  }
+
   private ProxyException midStreamFailure(IOException e) {
-    if (e instanceof SocketTimeoutException) {
-      return ProxyException.timeout("the upstream went silent for longer than the idle timeout", e);
+    if (shuttingDown) {
+      return ProxyException.shuttingDown();
+    }
+    if (expired != null) {
+      return timeoutError(e);
     }
     return ProxyException.unreachable("the upstream connection failed mid-response: " + e.getMessage(), e);
   }
 
   private void start(int status, List<Map.Entry<String, String>> headers) throws ClientGone {
     started = true;
+    sinkLock.lock();
     try {
       sink.start(status, headers);
     } catch (IOException e) {
       throw new ClientGone(e);
+    } finally {
+      sinkLock.unlock();
     }
   }
 
-  private void write(ByteArrayOutputStream out) throws ClientGone {
+  private void write(ByteArrayOutputStream out, boolean flush) throws ClientGone {
     if (out.size() > 0) {
-      write(out.toByteArray(), 0, out.size());
+      write(out.toByteArray(), out.size(), flush);
       out.reset();
+    } else if (flush) {
+      flush();
     }
   }
 
-  private void write(byte[] bytes, int offset, int length) throws ClientGone {
+  private void write(byte[] bytes, int length, boolean flush) throws ClientGone {
+    sinkLock.lock();
     try {
-      sink.write(bytes, offset, length);
+      sink.write(bytes, 0, length);
+      if (flush) {
+        sink.flush();
+      }
+      lastWriteNanos = System.nanoTime();
+      quietBeats = 0;
     } catch (IOException e) {
       throw new ClientGone(e);
+    } finally {
+      sinkLock.unlock();
     }
   }
 
   private void flush() throws ClientGone {
+    sinkLock.lock();
     try {
       sink.flush();
     } catch (IOException e) {
       throw new ClientGone(e);
+    } finally {
+      sinkLock.unlock();
     }
   }
 
   private void complete() {
     if (done.compareAndSet(false, true)) {
       proxy.finished(this);
-      sink.complete();
+      sinkLock.lock();
+      try {
+        sink.complete();
+      } finally {
+        sinkLock.unlock();
+      }
     }
   }
 
   private void abort(Throwable cause) {
     if (done.compareAndSet(false, true)) {
       proxy.finished(this);
-      sink.abort(cause == null ? new IOException("canceled") : cause);
+      sinkLock.lock();
+      try {
+        sink.abort(cause == null ? new IOException("canceled") : cause);
+      } finally {
+        sinkLock.unlock();
+      }
     }
   }
 

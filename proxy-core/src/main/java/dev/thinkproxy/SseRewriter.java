@@ -26,6 +26,7 @@ final class SseRewriter {
 
   private final ChunkRewriter rewriter;
   private final ObjectMapper mapper;
+  private final long maxEventBytes;
 
   /** The raw bytes of the event being read, its lines with their terminators. */
   private final Bytes event = new Bytes();
@@ -37,19 +38,31 @@ final class SseRewriter {
   private final Bytes data = new Bytes();
   private int dataLines;
   private boolean doneSeen;
+  /** An event grew beyond {@link #maxEventBytes}: its bytes go out as they come until it ends. */
+  private boolean passThrough;
+  /** In pass-through, whether the current line has had a byte other than a line end. */
+  private boolean passThroughLineHasContent;
+  /** In pass-through, the last byte was a CR, so an LF next is the second half of a CRLF. */
+  private boolean passThroughCr;
 
   /**
    * @param rewriter the chunk rewriter, or null to relay events unchanged
+   * @param maxEventBytes the largest event held whole; a larger one is relayed unchanged as its bytes arrive
    */
-  SseRewriter(ChunkRewriter rewriter, ObjectMapper mapper) {
+  SseRewriter(ChunkRewriter rewriter, ObjectMapper mapper, long maxEventBytes) {
     this.rewriter = rewriter;
     this.mapper = mapper;
+    this.maxEventBytes = maxEventBytes;
   }
 
   /** Processes the next bytes from upstream, appending what the client should receive to {@code out}. */
   void feed(byte[] bytes, int offset, int length, ByteArrayOutputStream out) {
     int end = offset + length;
     for (int i = offset; i < end; i++) {
+      if (passThrough) {
+        i = passThrough(bytes, i, end, out) - 1;
+        continue;
+      }
       byte b = bytes[i];
       if (pendingCr) {
         pendingCr = false;
@@ -74,17 +87,69 @@ final class SseRewriter {
         }
         event.add(bytes, i, j - i);
         i = j - 1;
+        if (event.size > maxEventBytes) {
+          startPassThrough(out);
+        }
       }
     }
   }
 
   /**
-   * The upstream stream ended: a pending line is terminated and an unterminated event is processed and terminated,
-   * so that the client dispatches it and nothing written after it (such as the proxy's own error event) runs into
-   * it; an unterminated event whose data does not parse was cut off, and is dropped as a client would drop it. Then
-   * held-back text is released.
+   * An event too large to hold: held text goes out first, then what arrived of the event, and from now on its
+   * bytes are forwarded as they arrive, so memory stays bounded and nothing is lost or reordered. The event is not
+   * rewritten, and since what follows it cannot be judged without it, the rest of the stream passes unchanged.
+   */
+  private void startPassThrough(ByteArrayOutputStream out) {
+    log.debug("an event of more than {} bytes is relayed unchanged", maxEventBytes);
+    releaseHeld(out);
+    writeRaw(out);
+    clearEvent();
+    passThrough = true;
+    passThroughLineHasContent = true;
+    passThroughCr = false;
+  }
+
+  /** Forwards bytes of an oversized event up to and including the blank line that ends it; returns where it stopped. */
+  private int passThrough(byte[] bytes, int from, int end, ByteArrayOutputStream out) {
+    int i = from;
+    while (i < end) {
+      byte b = bytes[i++];
+      boolean lfOfCrlf = passThroughCr && b == '\n';
+      passThroughCr = b == '\r';
+      if (lfOfCrlf) {
+        continue;
+      }
+      if (b != '\n' && b != '\r') {
+        passThroughLineHasContent = true;
+      } else if (passThroughLineHasContent) {
+        passThroughLineHasContent = false;
+      } else {
+        passThrough = false;
+        // After a CR that ends the event, an LF may follow: the main parser takes it as an empty line, which it
+        // writes out unchanged.
+        passThroughCr = false;
+        break;
+      }
+    }
+    out.write(bytes, from, i - from);
+    return i;
+  }
+
+  /**
+   * The upstream stream ended, normally or not. An unterminated event whose data is whole (JSON or
+   * {@code [DONE]}) is processed and terminated, so the client dispatches it and nothing written after it (such as
+   * the proxy's own error event) runs into it. An event cut off half-way is not dispatched, as a client would not
+   * dispatch it, but its bytes are not lost either: they go out as comment lines ({@code ": "} before each line),
+   * after the held-back text they followed. Then held-back text is released.
    */
   void finish(ByteArrayOutputStream out) {
+    if (passThrough) {
+      passThrough = false;
+      if (passThroughLineHasContent) {
+        out.write('\n');
+      }
+      return;
+    }
     if (pendingCr) {
       pendingCr = false;
       endLine(out);
@@ -95,6 +160,8 @@ final class SseRewriter {
     }
     if (event.size > 0) {
       if (dataLines > 0 && !isDone() && !isJson()) {
+        releaseHeld(out);
+        writeAsComments(out);
         clearEvent();
       } else {
         event.add(event.bytes[event.size - 1] == '\r' ? (byte) '\r' : (byte) '\n');
@@ -102,6 +169,23 @@ final class SseRewriter {
       }
     }
     releaseHeld(out);
+  }
+
+  /** Writes the buffered event, whose lines are all terminated, with {@code ": "} before each line. */
+  private void writeAsComments(ByteArrayOutputStream out) {
+    byte[] raw = event.bytes;
+    int lineStart = 0;
+    for (int i = 0; i < event.size; i++) {
+      boolean crlf = raw[i] == '\r' && i + 1 < event.size && raw[i + 1] == '\n';
+      if (raw[i] == '\n' || raw[i] == '\r') {
+        int lineEnd = crlf ? i + 2 : i + 1;
+        out.write(':');
+        out.write(' ');
+        out.write(raw, lineStart, lineEnd - lineStart);
+        lineStart = lineEnd;
+        i = lineEnd - 1;
+      }
+    }
   }
 
   /** Releases held-back text for every choice, e.g. before the proxy writes its own error event. */

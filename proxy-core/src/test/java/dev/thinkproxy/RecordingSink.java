@@ -8,7 +8,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
 /** Test sink: keeps the status, headers and body, and completes a future when the proxy is done. */
-final class RecordingSink implements ResponseSink {
+class RecordingSink implements ResponseSink {
   final CompletableFuture<Void> done = new CompletableFuture<>();
   private final ByteArrayOutputStream out = new ByteArrayOutputStream();
   private volatile int status;

@@ -60,7 +60,7 @@ final class Sse {
   }
 
   static SseRewriter rewriter(ThinkOptions options, ThinkMode mode, boolean implicitOpen) {
-    return new SseRewriter(new ChunkRewriter(options, mode, implicitOpen, MAPPER), MAPPER);
+    return new SseRewriter(new ChunkRewriter(options, mode, implicitOpen, MAPPER), MAPPER, Long.MAX_VALUE);
   }
 
   /** Feeds the whole input at once, then finishes. */

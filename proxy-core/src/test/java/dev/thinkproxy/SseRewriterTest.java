@@ -14,6 +14,7 @@ import static dev.thinkproxy.Sse.str;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import java.io.ByteArrayOutputStream;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Nested;
@@ -398,17 +399,38 @@ class SseRewriterTest {
     }
 
     @Test
-    void truncatedEventAtTheEndIsDroppedSoThatAFollowingErrorEventStaysIntact() {
+    void eventCutOffAtTheEndGoesOutAsCommentsAfterHeldTextSoAFollowingErrorEventStaysIntact() {
       // Exchange finishes the rewriter when the upstream breaks off and then writes its own error event.
-      byte[] out = Sse.concat(rewrite(event(content("<think>r")) + "data: {\"id\":\"x\",\"choi"),
+      byte[] out = Sse.concat(rewrite(event(content("<think>r")) + "data: {\"id\":\"x\",\r\ndata: \"cut-of"),
           bytes("data: {\"error\":{\"message\":\"upstream reset\"}}\n\n"));
 
       List<Sse.Event> events = Sse.parse(out);
       Sse.Event last = events.get(events.size() - 1);
       assertThat(last.data()).isEqualTo("{\"error\":{\"message\":\"upstream reset\"}}");
-      assertThat(events).extracting(Sse.Event::data).doesNotContain("{\"id\":\"x\",\"choi");
-      assertThat(str(out)).doesNotContain("\"choi\n").doesNotContain("\"choidata");
+      assertThat(events).extracting(Sse.Event::data).noneMatch(d -> d.contains("cut-of"));
+      assertThat(str(out)).contains(": data: {\"id\":\"x\",\r\n: data: \"cut-of\ndata: {\"error\"");
+      assertThat(str(out).indexOf("\"r\"")).isLessThan(str(out).indexOf(": data: {\"id\""));
       assertThat(Sse.clientText(out).get(0).reasoning()).isEqualTo("r");
+    }
+
+    @Test
+    void eventLargerThanTheLimitIsRelayedUnchangedAsItArrivesAndEndsTheRewrite() {
+      String big = "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"" + "x".repeat(5000) + "\"}}]}";
+      String upstream = event(content("<think>r")) + big + "\r\n\r\n" + event(content("</think>a"));
+      ByteArrayOutputStream out = new ByteArrayOutputStream();
+      SseRewriter rewriter = new SseRewriter(
+          new ChunkRewriter(ThinkOptions.defaults(), ThinkMode.SPLIT, false, Sse.MAPPER), Sse.MAPPER, 1000);
+      byte[] in = bytes(upstream);
+      // One byte at a time: the CRLF pairs and the blank line that ends the big event arrive in separate pieces.
+      for (int i = 0; i < in.length; i++) {
+        rewriter.feed(in, i, 1, out);
+      }
+      rewriter.finish(out);
+
+      // Held text goes out before it; what follows cannot be judged without it, so it passes unchanged too.
+      String text = str(out.toByteArray());
+      assertThat(text).endsWith(big + "\r\n\r\n" + event(content("</think>a")));
+      assertThat(Sse.clientText(out.toByteArray()).get(0).reasoning()).isEqualTo("r");
     }
 
     @Test

@@ -84,8 +84,17 @@ public final class ThinkProxyServer implements Callable<Integer>, AutoCloseable 
   @Option(names = "--lift-request-reasoning", description = "Move a leading <think> block of assistant messages in the request history into reasoning_content before forwarding (for wrap-mode clients and providers such as DeepSeek that want it back).")
   boolean liftRequestReasoning;
 
-  @Option(names = "--idle-timeout", paramLabel = "DURATION", description = "Longest silence from the upstream (default 300s; 0 = none).")
+  @Option(names = "--idle-timeout", paramLabel = "DURATION", description = "Longest silence between reads of the upstream's answer (default 300s; 0 = none); a stream that breaks it ends with an error event.")
   String idleTimeout;
+
+  @Option(names = "--first-byte-timeout", paramLabel = "DURATION", description = "Longest wait for the upstream's response headers; 504 when it runs out (default: the idle timeout). A non-streaming answer's headers come only when it is complete.")
+  String firstByteTimeout;
+
+  @Option(names = "--total-timeout", paramLabel = "DURATION", description = "Longest whole exchange, stream included (default 0 = none).")
+  String totalTimeout;
+
+  @Option(names = "--heartbeat-interval", paramLabel = "DURATION", description = "Silence on an event stream before the proxy sends a ': keep-alive' comment, which keeps middleboxes from cutting the stream and notices clients that left (default 15s; 0 = none).")
+  String heartbeatInterval;
 
   @Option(names = "--connect-timeout", paramLabel = "DURATION", description = "Upstream connect timeout (default 10s).")
   String connectTimeout;
@@ -190,7 +199,10 @@ public final class ThinkProxyServer implements Callable<Integer>, AutoCloseable 
     settings.put(InitParams.IMPLICIT_OPEN_MODELS, implicitOpenModels);
     settings.put(InitParams.LIFT_REQUEST_REASONING, Boolean.toString(liftRequestReasoning));
     settings.put(InitParams.IDLE_TIMEOUT, idleTimeout);
+    settings.put(InitParams.FIRST_BYTE_TIMEOUT, firstByteTimeout);
+    settings.put(InitParams.TOTAL_TIMEOUT, totalTimeout);
     settings.put(InitParams.CONNECT_TIMEOUT, connectTimeout);
+    settings.put(InitParams.HEARTBEAT_INTERVAL, heartbeatInterval);
     settings.put(InitParams.MAX_BODY_BYTES, maxBodyBytes);
     settings.put(InitParams.MAX_RESPONSE_BUFFER_BYTES, maxResponseBufferBytes);
     settings.put(InitParams.MAX_CONCURRENT_REQUESTS, maxConcurrentRequests);
@@ -216,6 +228,10 @@ public final class ThinkProxyServer implements Callable<Integer>, AutoCloseable 
     connector.setProperty("relaxedPathChars", "[]|");
     connector.setProperty("relaxedQueryChars", "[]|{}^\\`\"<>");
     connector.setProperty("maxThreads", "200");
+    // Streams are async: they hold a connection, not a thread. Tomcat's default of 8192 connections would stall
+    // the rest in the accept queue long before the proxy's own limit answers them with 503.
+    connector.setProperty("maxConnections", Integer.toString(proxy.maxConcurrentRequests() + 1024));
+    connector.setProperty("acceptCount", "1024");
     connector.setProperty("connectionTimeout", "30000");
     // Bound at start, not at init, so a graceful shutdown can close the listening socket and new clients are
     // refused at once instead of waiting in the accept queue.

@@ -111,7 +111,7 @@ public class ChatCompletionProxyServlet extends HttpServlet {
     AsyncContext async = req.startAsync();
     async.setTimeout(0);
     ServletSink sink = new ServletSink(async, resp);
-    Exchange exchange = new Exchange(req, target, sink, async);
+    Exchange exchange = new Exchange(req, target, sink);
     async.addListener(exchange);
     ServletInputStream in = req.getInputStream();
     in.setReadListener(exchange);
@@ -176,17 +176,16 @@ public class ChatCompletionProxyServlet extends HttpServlet {
   private final class Exchange implements ReadListener, AsyncListener {
     private final HttpServletRequest req;
     private final String target;
-    private final ServletSink sink;
-    private final AsyncContext async;
     private final ByteArrayOutputStream body = new ByteArrayOutputStream();
     private final byte[] buffer = new byte[8192];
+    private final ServletSink sink;
     private volatile ProxyCall call;
+    private volatile boolean ended;
 
-    Exchange(HttpServletRequest req, String target, ServletSink sink, AsyncContext async) {
+    Exchange(HttpServletRequest req, String target, ServletSink sink) {
       this.req = req;
       this.target = target;
       this.sink = sink;
-      this.async = async;
     }
 
     @Override
@@ -222,6 +221,9 @@ public class ChatCompletionProxyServlet extends HttpServlet {
         }
       }
       call = proxy.forward(request.build(), sink);
+      if (ended) {
+        call.cancel();
+      }
     }
 
     @Override
@@ -270,6 +272,7 @@ public class ChatCompletionProxyServlet extends HttpServlet {
     public void onStartAsync(AsyncEvent event) {}
 
     private void cancelIfRunning() {
+      ended = true;
       ProxyCall c = call;
       if (c != null && !c.isDone()) {
         c.cancel();

@@ -39,8 +39,11 @@ import java.util.regex.Pattern;
  *   <tr><td>{@value #THINK_KEEP_WHITESPACE}</td><td>true/false: keep whitespace around tags byte-exact</td><td>false</td></tr>
  *   <tr><td>{@value #IMPLICIT_OPEN_MODELS}</td><td>regex of models whose output starts inside reasoning</td><td>none</td></tr>
  *   <tr><td>{@value #LIFT_REQUEST_REASONING}</td><td>true/false: move a leading think block of assistant messages in the request into {@code reasoning_content}</td><td>false</td></tr>
- *   <tr><td>{@value #IDLE_TIMEOUT}</td><td>duration ({@code 300s}, {@code 5m}, {@code 0} = none)</td><td>300s</td></tr>
+ *   <tr><td>{@value #IDLE_TIMEOUT}</td><td>duration ({@code 300s}, {@code 5m}, {@code 0} = none): longest silence between reads of the upstream's body</td><td>300s</td></tr>
+ *   <tr><td>{@value #FIRST_BYTE_TIMEOUT}</td><td>duration: longest wait for the upstream's response headers</td><td>the idle timeout</td></tr>
+ *   <tr><td>{@value #TOTAL_TIMEOUT}</td><td>duration: longest whole exchange</td><td>0 (none)</td></tr>
  *   <tr><td>{@value #CONNECT_TIMEOUT}</td><td>duration</td><td>10s</td></tr>
+ *   <tr><td>{@value #HEARTBEAT_INTERVAL}</td><td>duration: silence on an event stream before a {@code : keep-alive} comment</td><td>15s</td></tr>
  *   <tr><td>{@value #MAX_BODY_BYTES}</td><td>bytes</td><td>33554432 (32 MiB)</td></tr>
  *   <tr><td>{@value #MAX_RESPONSE_BUFFER_BYTES}</td><td>bytes: largest non-streaming JSON answer rewritten (a larger one passes unchanged)</td><td>33554432 (32 MiB)</td></tr>
  *   <tr><td>{@value #MAX_CONCURRENT_REQUESTS}</td><td>number: requests beyond it get 503 with {@code Retry-After}</td><td>20000</td></tr>
@@ -71,8 +74,15 @@ public final class InitParams {
   public static final String LIFT_REQUEST_REASONING = "lift-request-reasoning";
   /** Longest upstream silence. */
   public static final String IDLE_TIMEOUT = "idle-timeout";
+  /** Longest wait for the upstream's response headers. */
+  public static final String FIRST_BYTE_TIMEOUT = "first-byte-timeout";
+  /** Longest whole exchange. */
+  public static final String TOTAL_TIMEOUT = "total-timeout";
   /** Upstream connect timeout. */
   public static final String CONNECT_TIMEOUT = "connect-timeout";
+  /** Silence on an event stream before a heartbeat comment. */
+  public static final String HEARTBEAT_INTERVAL = "heartbeat-interval";
+
   /** Largest request body. */
   public static final String MAX_BODY_BYTES = "max-body-bytes";
 
@@ -92,8 +102,8 @@ public final class InitParams {
   /** Every name this class reads. */
   public static final List<String> NAMES = List.of(
       ALLOW_PRIVATE_NETWORKS, ALLOW_HOST, THINK_MODE, REASONING_FIELD, THINK_TAGS, THINK_ANYWHERE,
-      THINK_KEEP_WHITESPACE, IMPLICIT_OPEN_MODELS, LIFT_REQUEST_REASONING, IDLE_TIMEOUT, CONNECT_TIMEOUT, MAX_BODY_BYTES,
-      MAX_RESPONSE_BUFFER_BYTES, MAX_CONCURRENT_REQUESTS, PROXY_KEY, PROXY_KEY_FILE, PROXY_KEY_HEADER, CA_FILE);
+      THINK_KEEP_WHITESPACE, IMPLICIT_OPEN_MODELS, LIFT_REQUEST_REASONING, IDLE_TIMEOUT, FIRST_BYTE_TIMEOUT,
+      TOTAL_TIMEOUT, CONNECT_TIMEOUT, HEARTBEAT_INTERVAL, MAX_BODY_BYTES, MAX_RESPONSE_BUFFER_BYTES, MAX_CONCURRENT_REQUESTS, PROXY_KEY, PROXY_KEY_FILE, PROXY_KEY_HEADER, CA_FILE);
 
   private static final Pattern DURATION = Pattern.compile("(\\d+)\\s*(ms|s|m|h)?");
 
@@ -143,8 +153,17 @@ public final class InitParams {
     if ((v = get(settings, IDLE_TIMEOUT)) != null) {
       proxy.idleTimeout(parseDuration(IDLE_TIMEOUT, v));
     }
+    if ((v = get(settings, FIRST_BYTE_TIMEOUT)) != null) {
+      proxy.firstByteTimeout(parseDuration(FIRST_BYTE_TIMEOUT, v));
+    }
+    if ((v = get(settings, TOTAL_TIMEOUT)) != null) {
+      proxy.totalTimeout(parseDuration(TOTAL_TIMEOUT, v));
+    }
     if ((v = get(settings, CONNECT_TIMEOUT)) != null) {
       proxy.connectTimeout(parseDuration(CONNECT_TIMEOUT, v));
+    }
+    if ((v = get(settings, HEARTBEAT_INTERVAL)) != null) {
+      proxy.heartbeatInterval(parseDuration(HEARTBEAT_INTERVAL, v));
     }
     if ((v = get(settings, MAX_BODY_BYTES)) != null) {
       proxy.maxBodyBytes(parseNumber(MAX_BODY_BYTES, v));
