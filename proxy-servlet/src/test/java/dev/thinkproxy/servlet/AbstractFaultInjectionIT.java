@@ -203,12 +203,16 @@ abstract class AbstractFaultInjectionIT {
   enum Cut {
     /** Before any event: the client gets only what the proxy says about the fault. */
     AT_START,
+    /** Inside the first event. */
+    IN_THE_FIRST_EVENT,
     /** After the event ending {@code p</th}: the proxy holds back a possible closing tag. */
     HOLDING_A_TAG_PREFIX,
     /** After the first piece of the answer. */
     IN_THE_ANSWER,
     /** In the middle of a data line. */
     MID_EVENT,
+    /** After {@code data} of an event's first line, before its colon: a line that is only a field name. */
+    IN_A_FIELD_NAME,
     /** After the first byte of the three of {@code ✓}. */
     MID_UTF8,
     /** After a complete data line whose event lacks its empty line. */
@@ -219,9 +223,11 @@ abstract class AbstractFaultInjectionIT {
     int in(ChatStream stream) {
       return switch (this) {
         case AT_START -> 0;
+        case IN_THE_FIRST_EVENT -> indexOf(stream, "\"object\"");
         case HOLDING_A_TAG_PREFIX -> endOfEventWith(stream, "p</th");
         case IN_THE_ANSWER -> endOfEventWith(stream, "ink>\\n\\nAns");
         case MID_EVENT -> indexOf(stream, "wer ") + 2;
+        case IN_A_FIELD_NAME -> endOfEventWith(stream, "ink>\\n\\nAns") + "data".length();
         case MID_UTF8 -> indexOf(stream, "✓") + 1;
         case BEFORE_THE_BLANK_LINE -> endOfEventWith(stream, "wer ") - 1;
         case BEFORE_DONE -> indexOf(stream, "data: [DONE]");
@@ -231,7 +237,7 @@ abstract class AbstractFaultInjectionIT {
 
   /** How the upstream fails after the cut, and which proxy sees it. */
   enum Fault {
-    RESET("/patient", Cut.HOLDING_A_TAG_PREFIX, Cut.MID_EVENT, Cut.MID_UTF8),
+    RESET("/patient", Cut.HOLDING_A_TAG_PREFIX, Cut.MID_EVENT, Cut.MID_UTF8, Cut.IN_A_FIELD_NAME),
     FIN_AFTER_A_CHUNK("/patient", Cut.values()),
     FIN_IN_A_CHUNK_SIZE_LINE("/patient", Cut.values()),
     FIN_IN_CHUNK_DATA("/patient", Cut.values()),

@@ -209,10 +209,13 @@ final class StreamCheck {
     if (!client.terminated) {
       return "the response did not end with the chunked terminator";
     }
-    if (!client.pending.lines().isEmpty()) {
+    List<Event> events = new ArrayList<>(client.events);
+    if (client.pending.onlyComments()) {
+      // Comment lines at the very end need no empty line after them: a client ignores them either way.
+      events.add(client.pending);
+    } else if (!client.pending.lines().isEmpty()) {
       return "the response ended inside an event: " + SseEvents.show(client.pending.raw());
     }
-    List<Event> events = new ArrayList<>(client.events);
     List<byte[]> fragmentComments = new ArrayList<>();
     if (exp.end == End.FAULT) {
       if (events.isEmpty()) {
