@@ -240,17 +240,22 @@ class StreamReliabilityTest {
 
   @Test
   void closingTheProxyEndsARunningStreamWithAnErrorEventAndReleasesTheUpstream() throws Exception {
-    CountDownLatch streaming = new CountDownLatch(1);
     upstream = new ScriptedUpstream((socket, out) -> {
       eventStreamHead(out);
       chunk(out, event(Chunks.content("<think>still thinking")));
-      streaming.countDown();
       ScriptedUpstream.stallUntilClosed(socket);
     });
     proxy = proxy(b -> b);
-    RecordingSink sink = new RecordingSink();
+    CountDownLatch relayed = new CountDownLatch(1);
+    RecordingSink sink = new RecordingSink() {
+      @Override
+      public synchronized void write(byte[] bytes, int offset, int length) {
+        super.write(bytes, offset, length);
+        relayed.countDown();
+      }
+    };
     proxy.forward(chatRequest(), sink);
-    assertThat(streaming.await(WAIT_SECONDS, TimeUnit.SECONDS)).isTrue();
+    assertThat(relayed.await(WAIT_SECONDS, TimeUnit.SECONDS)).isTrue();
 
     proxy.close();
 
