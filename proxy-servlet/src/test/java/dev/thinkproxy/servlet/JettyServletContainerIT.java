@@ -3,50 +3,26 @@ package dev.thinkproxy.servlet;
 import jakarta.servlet.http.HttpServlet;
 import java.time.Duration;
 import java.util.Map;
-import org.eclipse.jetty.ee10.servlet.ServletContextHandler;
-import org.eclipse.jetty.ee10.servlet.ServletHolder;
-import org.eclipse.jetty.http.UriCompliance;
-import org.eclipse.jetty.server.HttpConfiguration;
-import org.eclipse.jetty.server.HttpConnectionFactory;
-import org.eclipse.jetty.server.Server;
-import org.eclipse.jetty.server.ServerConnector;
 
 /**
- * The servlet in an embedded Jetty 12 (ee10) with the relaxed URI compliance the servlet's documentation asks for
- * ({@code //} and {@code %2F} in paths), and nothing else changed: in particular {@code decodeAmbiguousURIs} stays
- * false, so {@code getPathInfo()} would throw for these URLs.
+ * The servlet in an embedded Jetty 12 (ee10, {@link JettyContainer}) with the relaxed URI compliance the servlet's
+ * documentation asks for ({@code //} and {@code %2F} in paths), and nothing else changed: in particular
+ * {@code decodeAmbiguousURIs} stays false, so {@code getPathInfo()} would throw for these URLs.
  *
  * <p>Jetty's async timeout default (30 s) cannot be lowered from outside the servlet, so the stream that must
  * outlive it runs for ~32 s here ({@code streamOutlastingTheContainerAsyncTimeoutIsNotCut}, the one slow test).
  */
 class JettyServletContainerIT extends AbstractServletContainerIT {
-  private Server server;
+  private final JettyContainer jetty = new JettyContainer();
 
   @Override
   int startContainer(Map<String, HttpServlet> servletsByMount) throws Exception {
-    server = new Server();
-    HttpConfiguration config = new HttpConfiguration();
-    config.setUriCompliance(UriCompliance.DEFAULT.with("thinkproxy",
-        UriCompliance.Violation.AMBIGUOUS_EMPTY_SEGMENT, UriCompliance.Violation.AMBIGUOUS_PATH_SEPARATOR));
-    ServerConnector connector = new ServerConnector(server, new HttpConnectionFactory(config));
-    connector.setHost("127.0.0.1");
-    connector.setPort(0);
-    server.addConnector(connector);
-    ServletContextHandler context = new ServletContextHandler();
-    context.setContextPath("/");
-    for (Map.Entry<String, HttpServlet> e : servletsByMount.entrySet()) {
-      ServletHolder holder = new ServletHolder("thinkproxy" + e.getKey().replace('/', '-'), e.getValue());
-      holder.setAsyncSupported(true);
-      context.addServlet(holder, e.getKey() + "/*");
-    }
-    server.setHandler(context);
-    server.start();
-    return connector.getLocalPort();
+    return jetty.start(servletsByMount);
   }
 
   @Override
   void stopContainer() throws Exception {
-    server.stop();
+    jetty.stop();
   }
 
   @Override
