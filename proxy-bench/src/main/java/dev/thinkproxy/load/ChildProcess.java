@@ -50,10 +50,6 @@ final class ChildProcess implements AutoCloseable {
     return command;
   }
 
-  Path log() {
-    return log;
-  }
-
   /** Polls {@code url} until it answers 200; fails with the end of the log if the process exits or time runs out. */
   void awaitReady(URI url, Duration timeout) throws IOException, InterruptedException {
     long deadline = System.nanoTime() + timeout.toNanos();

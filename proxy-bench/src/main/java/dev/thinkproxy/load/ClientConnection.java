@@ -72,10 +72,6 @@ final class ClientConnection implements EventLoop.Handler, ResponseParser.Listen
     }
   }
 
-  boolean inStream() {
-    return plan != null;
-  }
-
   boolean isConnected() {
     return connected;
   }

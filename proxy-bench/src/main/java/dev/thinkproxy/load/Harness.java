@@ -3,11 +3,13 @@ package dev.thinkproxy.load;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.File;
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.URI;
 import java.net.URISyntaxException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -15,7 +17,11 @@ import java.time.LocalDateTime;
 import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.OptionalLong;
 import java.util.Set;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
 
 /**
  * What both runners share: the mock upstream and the proxy as child processes on free loopback ports, the
@@ -33,6 +39,7 @@ final class Harness implements AutoCloseable {
         --log-dir DIR          where the children's output goes (default: proxy-bench/target/load-logs/RUN-TIME)
       """;
   private static final Duration STARTUP = Duration.ofSeconds(60);
+  private static final Pattern SAFEPOINT_TOTAL = Pattern.compile("Safepoint .*Total: (\\d+) ns");
 
   private final Path javaOfRunner = Path.of(ProcessHandle.current().info().command().orElse("java"));
   private final Path benchJar = codeSource();
@@ -80,6 +87,8 @@ final class Harness implements AutoCloseable {
     proxyPort = freePort();
     List<String> cmd = new ArrayList<>();
     cmd.add(proxyJava.toString());
+    // Pauses are the first suspect for a latency spike; the log costs nothing measurable.
+    cmd.add("-Xlog:gc,safepoint:file=" + logDir.resolve("proxy-gc.log"));
     cmd.addAll(proxyJvmArgs);
     cmd.addAll(List.of("-jar", proxyJar.toString(), "--port", Integer.toString(proxyPort),
         "--allow-private-networks"));
@@ -122,35 +131,47 @@ final class Harness implements AutoCloseable {
     return proxyStats;
   }
 
-  ChildProcess proxy() {
-    return proxy;
-  }
-
-  ChildProcess mock() {
-    return mock;
-  }
-
   Path logDir() {
     return logDir;
   }
 
-  /** The proxy's JVM as it runs: {@code java -version} of its binary and {@code jcmd VM.flags}. */
-  String proxyJvmDescription() throws IOException, InterruptedException {
+  /**
+   * The exact commands of the run, the proxy's JVM as it runs ({@code java -version} of its binary and
+   * {@code jcmd VM.flags}), the open-file limits and the log directory, as Markdown.
+   */
+  String describeRun() throws IOException, InterruptedException {
     Process p = new ProcessBuilder(proxyJava.toString(), "-version").redirectErrorStream(true).start();
-    String version = new String(p.getInputStream().readAllBytes()).strip().replace("\n", " / ");
+    String version = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip()
+        .replace("\n", " / ");
     p.waitFor();
-    return "java: `" + version + "`\n\nVM.flags: `" + proxyStats.vmFlags() + "`\n";
+    return "runner: `" + ownCommandLine() + "`\n\n"
+        + "mock: `" + shellJoin(mock.command()) + "`\n\n"
+        + "proxy: `" + shellJoin(proxy.command()) + "`\n\n"
+        + "proxy java: `" + version + "`\n\n"
+        + "proxy VM.flags: `" + proxyStats.vmFlags() + "`\n\n"
+        + openFileLimits() + "; logs in `" + logDir + "`\n\n";
+  }
+
+  /** The longest safepoint (GC pauses included) in the proxy's log so far, in ms, or n/a. */
+  String longestProxySafepoint() {
+    try (Stream<String> lines = Files.lines(logDir.resolve("proxy-gc.log"))) {
+      OptionalLong max = lines.map(SAFEPOINT_TOTAL::matcher).filter(Matcher::find)
+          .mapToLong(m -> Long.parseLong(m.group(1))).max();
+      return max.isPresent() ? Report.ms(max.getAsLong() / 1000) + " ms" : "n/a";
+    } catch (IOException | UncheckedIOException e) {
+      return "n/a";
+    }
   }
 
   /** The soft open-file limits in force, which decide how many streams can be open. */
-  String openFileLimits() {
+  private String openFileLimits() {
     return "open-file limits: runner " + FileLimits.openFileLimit("self")
         + ", mock " + (mock == null ? "–" : FileLimits.openFileLimit(Long.toString(mock.pid())))
         + ", proxy " + (proxy == null ? "–" : FileLimits.openFileLimit(Long.toString(proxy.pid())));
   }
 
   /** This runner's own command line, as the kernel has it. */
-  static String ownCommandLine() {
+  private static String ownCommandLine() {
     try {
       byte[] raw = Files.readAllBytes(Path.of("/proc/self/cmdline"));
       List<String> parts = new ArrayList<>();
@@ -167,7 +188,7 @@ final class Harness implements AutoCloseable {
     }
   }
 
-  static String shellJoin(List<String> parts) {
+  private static String shellJoin(List<String> parts) {
     StringBuilder sb = new StringBuilder();
     for (String p : parts) {
       if (sb.length() > 0) {

@@ -41,10 +41,6 @@ public final class ProcessStats {
     this.jcmd = jcmd;
   }
 
-  public long pid() {
-    return pid;
-  }
-
   /** Takes a sample; with {@code gc}, then forces a full GC through jcmd and reads the heap and RSS after it. */
   public Sample sample(String label, boolean gc) throws IOException, InterruptedException {
     Instant at = Instant.now();

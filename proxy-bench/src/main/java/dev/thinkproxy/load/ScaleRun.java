@@ -30,8 +30,9 @@ public final class ScaleRun {
         --size N               bytes of text per chunk (default 16)
         --reasoning SHARE      share of chunks inside <think> (default 0.5)
         --ramp DURATION        time over which the streams open (default 10s)
-        --settle DURATION      longest wait after the ramp for every stream to answer (default 10s)
-        --window DURATION      latency window at the plateau (default 5s)
+        --settle DURATION      longest wait after the ramp for every stream to answer (default 5s)
+        --window DURATION      latency window at the plateau, from 2 s after it is reached until this long
+                               or the first stream ends (default 10s)
         --connect-timeout D    client connect timeout (default 60s)
         --keep-alive           reuse client connections (default: a new connection per stream)
         --no-direct            skip the baseline run straight to the mock
@@ -40,6 +41,7 @@ public final class ScaleRun {
       """ + Harness.OPTIONS_HELP;
 
   /** A small delay so the timer path is compiled too, not only the write-as-fast-as-possible one. */
+  private static final Duration WINDOW_DELAY = Duration.ofSeconds(2);
   private static final String WARM_UP_QUERY = "chunks=50&size=16&delay_ms=2";
 
   private final Args args;
@@ -56,15 +58,16 @@ public final class ScaleRun {
     int chunks = a.intValue("--chunks", 60);
     int delayMs = a.intValue("--delay-ms", 500);
     ramp = a.duration("--ramp", Duration.ofSeconds(10));
-    settle = a.duration("--settle", Duration.ofSeconds(10));
-    window = a.duration("--window", Duration.ofSeconds(5));
+    settle = a.duration("--settle", Duration.ofSeconds(5));
+    window = a.duration("--window", Duration.ofSeconds(10));
     streamLength = Duration.ofMillis((long) chunks * delayMs);
     query = String.format(Locale.ROOT, "chunks=%d&delay_ms=%d&size=%d&reasoning=%s", chunks, delayMs,
         a.intValue("--size", 16), a.string("--reasoning", "0.5"));
   }
 
   /** What one phase measured. */
-  private record Phase(LoadStats total, LoadStats plateau, LoadClient.Progress atPlateau, Duration plateauAfter,
+  private record Phase(LoadStats total, LoadStats plateau, Duration window, LoadClient.Progress atPlateau,
+      Duration plateauAfter,
       int peakOpen, int peakResponding, ProcessStats.Sample plateauSample, double plateauCpuShare,
       ProcessStats.Sample afterSample, MockStats mockAtPlateau, MockStats mockAfter) {}
 
@@ -91,10 +94,10 @@ public final class ScaleRun {
   }
 
   private void run() throws Exception {
-    Duration needed = ramp.plus(settle).plus(window).plusSeconds(2);
+    Duration needed = ramp.plus(settle).plus(WINDOW_DELAY).plusSeconds(1);
     if (streamLength.compareTo(needed) < 0) {
-      System.err.printf(Locale.ROOT, "warning: streams last %d s, less than ramp + settle + window + 2 s = %d s: "
-          + "the first may end before the plateau is sampled%n", streamLength.toSeconds(), needed.toSeconds());
+      System.err.printf(Locale.ROOT, "warning: streams last %d s, less than ramp + settle + 3 s = %d s: "
+          + "the first may end before the plateau is measured%n", streamLength.toSeconds(), needed.toSeconds());
     }
     try (Harness h = new Harness(args, "scale")) {
       System.err.println("logs in " + h.logDir());
@@ -159,18 +162,21 @@ public final class ScaleRun {
       Duration plateauAfter = Duration.ofNanos(System.nanoTime() - t0);
       System.err.println("plateau after " + plateauAfter.toMillis() + " ms: " + p);
 
+      // Steady state: past the ramp's connects and thread starts, and before the first stream ends.
+      sleepTracking(client, peaks, WINDOW_DELAY);
       client.takeWindow();
       double cpuBefore = stats == null ? 0 : stats.cpuSeconds();
-      long windowEnd = System.nanoTime() + window.toNanos();
-      while (System.nanoTime() < windowEnd) {
+      long windowStart = System.nanoTime();
+      long windowEnd = windowStart + window.toNanos();
+      while (System.nanoTime() < windowEnd && peaks.track(client).ended() == 0) {
         Thread.sleep(100);
-        peaks.track(client);
       }
       LoadStats plateau = client.takeWindow();
-      double cpuShare = stats == null ? 0 : (stats.cpuSeconds() - cpuBefore) / (window.toMillis() / 1000.0);
+      Duration windowTaken = Duration.ofNanos(System.nanoTime() - windowStart);
+      double cpuShare = stats == null ? 0 : (stats.cpuSeconds() - cpuBefore) / (windowTaken.toMillis() / 1000.0);
+      MockStats mockAtPlateau = h.mockStats();
       // Sampled after the window: the forced GC of the sample would otherwise show in the gaps.
       ProcessStats.Sample plateauSample = stats == null ? null : stats.sample("plateau", true);
-      MockStats mockAtPlateau = h.mockStats();
 
       Duration limit = ramp.plus(streamLength).plus(connectTimeout).plusSeconds(90);
       long deadline = t0 + limit.toNanos();
@@ -182,8 +188,16 @@ public final class ScaleRun {
         }
       }
       ProcessStats.Sample after = stats == null ? null : stats.sample("after", true);
-      return new Phase(client.total(), plateau, p, plateauAfter, peaks.open, peaks.responding, plateauSample,
-          cpuShare, after, mockAtPlateau, h.mockStats());
+      return new Phase(client.total(), plateau, windowTaken, p, plateauAfter, peaks.open, peaks.responding,
+          plateauSample, cpuShare, after, mockAtPlateau, h.mockStats());
+    }
+  }
+
+  private static void sleepTracking(LoadClient client, Peaks peaks, Duration d) throws InterruptedException {
+    long end = System.nanoTime() + d.toNanos();
+    while (System.nanoTime() < end) {
+      Thread.sleep(100);
+      peaks.track(client);
     }
   }
 
@@ -204,14 +218,25 @@ public final class ScaleRun {
       throws Exception {
     StringBuilder out = new StringBuilder();
     out.append(String.format(Locale.ROOT, "## Scale run: %d streams, %s%n%n", streams, query));
-    out.append("runner: `").append(Harness.ownCommandLine()).append("`\n\n");
-    out.append("mock: `").append(Harness.shellJoin(h.mock().command())).append("`\n\n");
-    out.append("proxy: `").append(Harness.shellJoin(h.proxy().command())).append("`\n\n");
-    out.append(h.proxyJvmDescription()).append('\n');
-    out.append(String.format(Locale.ROOT, "ramp %d s; %s; logs in `%s`%n%n", ramp.toSeconds(), h.openFileLimits(),
-        h.logDir()));
+    out.append(h.describeRun()).append("ramp ").append(ramp.toSeconds()).append(" s\n\n");
 
-    out.append("### Streams\n\n");
+    out.append("### Streams\n\n").append(streamsTable(direct, proxied)).append('\n');
+    out.append("### Proxy process\n\n").append(processTables(h, idle, proxied, settled));
+    out.append("### Latency\n\nTime to first byte and to the first answer text (after the reasoning) over all "
+        + "streams, from the connect (so during the ramp); gaps between chunks over the plateau window and over the "
+        + "whole run.\n\n");
+    Map<String, Phase> phases = new LinkedHashMap<>();
+    if (direct != null) {
+      phases.put("direct", direct);
+    }
+    phases.put("proxy", proxied);
+    out.append(latencyTable(phases)).append('\n');
+    out.append("### Failure reasons\n\n");
+    phases.forEach((name, x) -> out.append(name).append(":\n\n").append(Report.reasons(x.total)).append('\n'));
+    System.out.print(out);
+  }
+
+  private static MarkdownTable streamsTable(Phase direct, Phase proxied) {
     MarkdownTable t = new MarkdownTable("", "direct to the mock", "through the proxy");
     t.row("streams started", cell(direct, x -> x.total.streams()), proxied.total.streams());
     t.row("peak open connections (client side)", cell(direct, x -> x.peakOpen), proxied.peakOpen);
@@ -229,9 +254,11 @@ public final class ScaleRun {
         proxied.total.reasoningEvents());
     t.row("mock: upstream streams open at the plateau", cell(direct, x -> x.mockAtPlateau.streaming()),
         proxied.mockAtPlateau.streaming());
-    out.append(t).append('\n');
+    return t;
+  }
 
-    out.append("### Proxy process\n\n");
+  private static String processTables(Harness h, ProcessStats.Sample idle, Phase proxied, ProcessStats.Sample settled) {
+    StringBuilder out = new StringBuilder();
     MarkdownTable pt = new MarkdownTable("sample", "RSS MiB", "RSS after GC MiB", "heap after GC MiB", "threads",
         "fds", "CPU s");
     List<ProcessStats.Sample> samples = new ArrayList<>(List.of(idle, proxied.plateauSample, proxied.afterSample));
@@ -243,39 +270,44 @@ public final class ScaleRun {
           s.threads(), s.fds(), String.format(Locale.ROOT, "%.1f", s.cpuSeconds()));
     }
     out.append(pt).append('\n');
-    int open = proxied.atPlateau.responding();
+    // Every stream open is the usual case; when the proxy falls behind, what it holds are the client connections it
+    // accepted and the upstream streams it started, and both divisors are shown.
     ProcessStats.Sample pl = proxied.plateauSample;
-    MarkdownTable per = new MarkdownTable("per stream open at the plateau (" + open + ")", "value");
-    per.row("RSS (plateau − idle) KiB", Report.kibPer(pl.rssBytes() - idle.rssBytes(), open));
-    per.row("RSS after GC (plateau − idle) KiB", Report.kibPer(pl.rssAfterGcBytes() - idle.rssAfterGcBytes(), open));
-    per.row("heap after GC (plateau − idle) KiB", Report.kibPer(pl.heapAfterGcBytes() - idle.heapAfterGcBytes(), open));
-    per.row("threads (plateau − idle)", String.format(Locale.ROOT, "%.2f",
-        open == 0 ? 0.0 : (pl.threads() - idle.threads()) / (double) open));
-    per.row("fds (plateau − idle)", String.format(Locale.ROOT, "%.2f",
-        open == 0 ? 0.0 : (pl.fds() - idle.fds()) / (double) open));
-    per.row("proxy CPU during the plateau window, % of one core",
-        String.format(Locale.ROOT, "%.0f", proxied.plateauCpuShare * 100));
+    int upstream = proxied.mockAtPlateau.streaming();
+    int clients = proxied.atPlateau.open();
+    MarkdownTable per = new MarkdownTable("plateau − idle", "per upstream stream open (" + upstream + ")",
+        "per client connection open (" + clients + ")");
+    perRow(per, "RSS KiB", pl.rssBytes() - idle.rssBytes(), upstream, clients);
+    perRow(per, "RSS after GC KiB", pl.rssAfterGcBytes() - idle.rssAfterGcBytes(), upstream, clients);
+    perRow(per, "heap after GC KiB", pl.heapAfterGcBytes() - idle.heapAfterGcBytes(), upstream, clients);
+    per.row("threads", ratio(pl.threads() - idle.threads(), upstream), ratio(pl.threads() - idle.threads(), clients));
+    per.row("fds", ratio(pl.fds() - idle.fds(), upstream), ratio(pl.fds() - idle.fds(), clients));
     out.append(per).append('\n');
+    out.append(String.format(Locale.ROOT, "proxy CPU during the plateau window (%.1f s): %.0f %% of one core%n%n",
+        proxied.window.toMillis() / 1000.0, proxied.plateauCpuShare * 100));
+    out.append("longest safepoint pause of the proxy over the whole run: ").append(h.longestProxySafepoint())
+        .append(" (from `proxy-gc.log`)\n\n");
+    return out.toString();
+  }
 
-    out.append("### Latency\n\nTime to first byte and to the first answer text (after the reasoning) over all "
-        + "streams, from the connect (so during the ramp); gaps between chunks over the plateau window and over the "
-        + "whole run.\n\n");
+  private static MarkdownTable latencyTable(Map<String, Phase> phases) {
     MarkdownTable lt = new MarkdownTable("run", "metric", "n", "p50 ms", "p90 ms", "p99 ms", "max ms");
-    Map<String, Phase> phases = new LinkedHashMap<>();
-    if (direct != null) {
-      phases.put("direct", direct);
-    }
-    phases.put("proxy", proxied);
     phases.forEach((name, x) -> {
       Report.latencyRow(lt, name, "time to first byte", x.total.ttfb());
       Report.latencyRow(lt, name, "time to first answer", x.total.ttfc());
-      Report.latencyRow(lt, name, "gap between chunks, plateau window", x.plateau.gap());
+      Report.latencyRow(lt, name, "gap between chunks, plateau window (" + x.window.toMillis() / 1000.0 + " s)",
+          x.plateau.gap());
       Report.latencyRow(lt, name, "gap between chunks, whole run", x.total.gap());
     });
-    out.append(lt).append('\n');
-    out.append("### Failure reasons\n\n");
-    phases.forEach((name, x) -> out.append(name).append(":\n\n").append(Report.reasons(x.total)).append('\n'));
-    System.out.print(out);
+    return lt;
+  }
+
+  private static void perRow(MarkdownTable t, String what, long bytes, int upstream, int clients) {
+    t.row(what, Report.kibPer(bytes, upstream), Report.kibPer(bytes, clients));
+  }
+
+  private static String ratio(long n, int d) {
+    return d <= 0 ? "n/a" : String.format(Locale.ROOT, "%.2f", n / (double) d);
   }
 
   private static String plateauLine(Phase x) {

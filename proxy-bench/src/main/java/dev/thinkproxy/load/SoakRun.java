@@ -163,11 +163,7 @@ public final class SoakRun {
       Duration settle) throws Exception {
     StringBuilder out = new StringBuilder();
     out.append(String.format(Locale.ROOT, "## Soak run: %s at %.0f streams/s, %s%n%n", human(duration), rate, base));
-    out.append("runner: `").append(Harness.ownCommandLine()).append("`\n\n");
-    out.append("mock: `").append(Harness.shellJoin(h.mock().command())).append("`\n\n");
-    out.append("proxy: `").append(Harness.shellJoin(h.proxy().command())).append("`\n\n");
-    out.append(h.proxyJvmDescription()).append('\n');
-    out.append(h.openFileLimits()).append("; logs in `").append(h.logDir()).append("`\n\n");
+    out.append(h.describeRun());
 
     out.append("### Proxy samples\n\nEach row: the proxy at that time (heap and RSS after a forced full GC), "
         + "CPU over the interval before it, and the streams that ended in that interval.\n\n");
@@ -190,6 +186,8 @@ public final class SoakRun {
     }
     out.append(t).append('\n');
 
+    out.append("longest safepoint pause of the proxy over the whole run: ").append(h.longestProxySafepoint())
+        .append(" (from `proxy-gc.log`)\n\n");
     out.append("### Streams by kind and outcome\n\n").append(Report.outcomes(total)).append('\n');
     out.append(String.format(Locale.ROOT, "events: %d, with answer content: %d, with reasoning_content: %d, "
         + "not JSON: %d%n%n", total.events(), total.contentEvents(), total.reasoningEvents(),
