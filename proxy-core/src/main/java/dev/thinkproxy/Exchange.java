@@ -254,7 +254,7 @@ final class Exchange implements ProxyCall, Callback {
       }
       log.debug("upstream stream from {} failed: {}", target, e.toString());
       out.reset();
-      events.finish(out);
+      events.cutOff(out);
       byte[] event = eventBytes(midStreamFailure(e));
       out.write(event, 0, event.length);
       try {
@@ -432,7 +432,8 @@ final class Exchange implements ProxyCall, Callback {
     if (expired != null) {
       return timeoutError(e);
     }
-    return ProxyException.unreachable("the upstream connection failed mid-response: " + e.getMessage(), e);
+    String reason = e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName();
+    return ProxyException.unreachable("the upstream connection failed mid-response: " + reason, e);
   }
 
   private void start(int status, List<Map.Entry<String, String>> headers) throws ClientGone {
@@ -485,24 +486,24 @@ final class Exchange implements ProxyCall, Callback {
 
   private void complete() {
     if (done.compareAndSet(false, true)) {
-      proxy.finished(this);
       sinkLock.lock();
       try {
         sink.complete();
       } finally {
         sinkLock.unlock();
+        proxy.finished(this);
       }
     }
   }
 
   private void abort(Throwable cause) {
     if (done.compareAndSet(false, true)) {
-      proxy.finished(this);
       sinkLock.lock();
       try {
         sink.abort(cause == null ? new IOException("canceled") : cause);
       } finally {
         sinkLock.unlock();
+        proxy.finished(this);
       }
     }
   }

@@ -136,13 +136,25 @@ final class SseRewriter {
   }
 
   /**
-   * The upstream stream ended, normally or not. An unterminated event whose data is whole (JSON or
-   * {@code [DONE]}) is processed and terminated, so the client dispatches it and nothing written after it (such as
-   * the proxy's own error event) runs into it. An event cut off half-way is not dispatched, as a client would not
-   * dispatch it, but its bytes are not lost either: they go out as comment lines ({@code ": "} before each line),
-   * after the held-back text they followed. Then held-back text is released.
+   * The upstream stream ended cleanly. An unterminated last event whose data is whole (JSON or {@code [DONE]}) is
+   * processed and terminated, so the client dispatches it and nothing written after it runs into it. Any other
+   * unterminated event goes out as comment lines, as in {@link #cutOff}. Then held-back text is released.
    */
   void finish(ByteArrayOutputStream out) {
+    end(out, false);
+  }
+
+  /**
+   * The upstream stream broke. An event cut off half-way is not dispatched, as a client would not dispatch it,
+   * but its bytes are not lost either: they go out as comment lines ({@code ": "} before each line), after the
+   * held-back text they followed, so that the proxy's own error event written next cannot run into them. Then
+   * held-back text is released.
+   */
+  void cutOff(ByteArrayOutputStream out) {
+    end(out, true);
+  }
+
+  private void end(ByteArrayOutputStream out, boolean broken) {
     if (passThrough) {
       passThrough = false;
       if (passThroughLineHasContent) {
@@ -159,7 +171,7 @@ final class SseRewriter {
       endLine(out);
     }
     if (event.size > 0) {
-      if (dataLines > 0 && !isDone() && !isJson()) {
+      if (broken || (dataLines > 0 && !isDone() && !isJson())) {
         releaseHeld(out);
         writeAsComments(out);
         clearEvent();
@@ -231,6 +243,12 @@ final class SseRewriter {
       }
       data.add(raw, v, contentEnd - v);
       dataLines++;
+    } else if (isBareDataField(raw, start, contentEnd)) {
+      // A field name alone is that field with an empty value.
+      if (dataLines > 0) {
+        data.add((byte) '\n');
+      }
+      dataLines++;
     } else {
       otherLines.add(Arrays.copyOfRange(raw, start, event.size));
     }
@@ -295,8 +313,8 @@ final class SseRewriter {
 
   private boolean isJson() {
     try {
-      mapper.readTree(data.bytes, 0, data.size);
-      return true;
+      // An empty input reads as a missing node rather than failing.
+      return !mapper.readTree(data.bytes, 0, data.size).isMissingNode();
     } catch (IOException e) {
       return false;
     }
@@ -321,6 +339,18 @@ final class SseRewriter {
     }
     String s = new String(data.bytes, 0, data.size, StandardCharsets.UTF_8).strip();
     return s.equals("[DONE]");
+  }
+
+  private static boolean isBareDataField(byte[] a, int from, int to) {
+    if (to - from != DATA.length - 1) {
+      return false;
+    }
+    for (int i = 0; i < DATA.length - 1; i++) {
+      if (a[from + i] != DATA[i]) {
+        return false;
+      }
+    }
+    return true;
   }
 
   private static boolean startsWithData(byte[] a, int from, int to) {

@@ -414,6 +414,36 @@ class SseRewriterTest {
     }
 
     @Test
+    void wholeEventWithoutItsBlankLineIsDispatchedOnACleanEndButKeptAsCommentsWhenTheUpstreamBroke() {
+      String lastEvent = "data: " + content("a");
+      String upstream = event(content("<think>r</think>")) + lastEvent + "\n";
+
+      byte[] clean = rewrite(upstream);
+      ByteArrayOutputStream broken = new ByteArrayOutputStream();
+      SseRewriter rewriter = Sse.splitRewriter();
+      rewriter.feed(bytes(upstream), 0, bytes(upstream).length, broken);
+      rewriter.cutOff(broken);
+
+      assertThat(Sse.clientText(clean).get(0).content()).isEqualTo("a");
+      assertThat(str(broken.toByteArray())).endsWith(": " + lastEvent + "\n");
+      assertThat(Sse.clientText(broken.toByteArray()).get(0).content()).isEmpty();
+    }
+
+    @Test
+    void bareDataFieldNameCutOffAtTheEndIsACommentNotAnEmptyEvent() {
+      String out = str(rewrite(event(content("a")) + "data"));
+
+      assertThat(out).endsWith(event(content("a")) + ": data\n");
+    }
+
+    @Test
+    void eventOfABareDataFieldNamePassesUnchanged() {
+      String upstream = "data\n\n" + event(content("a"));
+
+      assertThat(str(rewrite(upstream))).isEqualTo(upstream);
+    }
+
+    @Test
     void eventLargerThanTheLimitIsRelayedUnchangedAsItArrivesAndEndsTheRewrite() {
       String big = "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"" + "x".repeat(5000) + "\"}}]}";
       String upstream = event(content("<think>r")) + big + "\r\n\r\n" + event(content("</think>a"));

@@ -263,7 +263,7 @@ class StreamReliabilityTest {
     assertThat(events.get(events.size() - 1).data()).contains("proxy_shutting_down");
     assertThat(Sse.clientText(sink.body()).get(0).reasoning()).isEqualTo("still thinking");
     assertThat(upstream.peerClosed.await(WAIT_SECONDS, TimeUnit.SECONDS)).isTrue();
-    assertThat(proxy.activeExchanges()).isZero();
+    assertThat(proxy.awaitIdle(Duration.ofSeconds(WAIT_SECONDS))).isTrue();
   }
 
   @Test

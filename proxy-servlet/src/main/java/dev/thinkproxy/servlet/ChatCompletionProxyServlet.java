@@ -228,6 +228,12 @@ public class ChatCompletionProxyServlet extends HttpServlet {
 
     @Override
     public void onError(Throwable t) {
+      if (call != null) {
+        // Tomcat reports a failed response write here too, before the async listeners hear of it.
+        sink.endedByContainer();
+        cancelIfRunning();
+        return;
+      }
       log.debug("reading the request body failed: {}", t.toString());
       refuse(new ProxyException(400, "invalid_request_error", "request_body_unreadable",
           "the request body could not be read"));
@@ -253,7 +259,7 @@ public class ChatCompletionProxyServlet extends HttpServlet {
 
     @Override
     public void onComplete(AsyncEvent event) {
-      sink.closedByContainer();
+      sink.completedByContainer();
       cancelIfRunning();
     }
 
@@ -264,7 +270,7 @@ public class ChatCompletionProxyServlet extends HttpServlet {
 
     @Override
     public void onError(AsyncEvent event) {
-      sink.closedByContainer();
+      sink.endedByContainer();
       cancelIfRunning();
     }
 
