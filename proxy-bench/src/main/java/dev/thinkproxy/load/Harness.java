@@ -24,8 +24,9 @@ import java.util.regex.Pattern;
 import java.util.stream.Stream;
 
 /**
- * What both runners share: the mock upstream and the proxy as child processes on free loopback ports, the
- * options that choose the proxy's JDK, jar, JVM flags and own flags, and the log directory.
+ * What the runners share: the mock upstream and the proxy as child processes on free loopback ports, the
+ * options that choose the proxy's JDK, jar, JVM flags and own flags, and the log directory. A runner with an
+ * upstream of its own starts only the proxy.
  */
 final class Harness implements AutoCloseable {
   /** The options every runner takes (all with a value; the repeatable ones may be given many times). */
@@ -145,7 +146,7 @@ final class Harness implements AutoCloseable {
         .replace("\n", " / ");
     p.waitFor();
     return "runner: `" + ownCommandLine() + "`\n\n"
-        + "mock: `" + shellJoin(mock.command()) + "`\n\n"
+        + (mock == null ? "" : "mock: `" + shellJoin(mock.command()) + "`\n\n")
         + "proxy: `" + shellJoin(proxy.command()) + "`\n\n"
         + "proxy java: `" + version + "`\n\n"
         + "proxy VM.flags: `" + proxyStats.vmFlags() + "`\n\n"
