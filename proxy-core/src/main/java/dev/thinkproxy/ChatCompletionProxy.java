@@ -210,7 +210,8 @@ public final class ChatCompletionProxy implements AutoCloseable {
           .headers(HeaderRules.toUpstream(request.headers(), accessKeys.enabled() ? accessKeys.header() : null))
           .method(method, body)
           .build();
-      exchange = new Exchange(this, sink, new Exchange.Plan(mode, implicitOpen, rewritable), url.host());
+      boolean eventStream = rewritable && body != null && topLevelField(request.body(), "stream") == JsonToken.VALUE_TRUE;
+      exchange = new Exchange(this, sink, new Exchange.Plan(mode, implicitOpen, rewritable, eventStream), url.host());
     } catch (ProxyException e) {
       // Neither the path nor the query: they may carry credentials (userinfo, ?key=).
       log.debug("refused a {} request: {} {}", request.method(), e.status(), e.code());
@@ -390,19 +391,32 @@ public final class ChatCompletionProxy implements AutoCloseable {
   /** The top-level {@code model} of a JSON request body, or null. */
   private String modelOf(byte[] body) {
     try (JsonParser p = mapper.getFactory().createParser(body)) {
-      if (p.nextToken() != JsonToken.START_OBJECT) {
-        return null;
-      }
-      while (p.nextToken() == JsonToken.FIELD_NAME) {
-        String name = p.currentName();
-        JsonToken value = p.nextToken();
-        if (name.equals("model") && value == JsonToken.VALUE_STRING) {
-          return p.getText();
-        }
-        p.skipChildren();
-      }
+      return seekTopLevel(p, "model") == JsonToken.VALUE_STRING ? p.getText() : null;
     } catch (IOException e) {
       return null;
+    }
+  }
+
+  /** The token of a top-level field of a JSON request body, or null when it has none or is not JSON. */
+  private JsonToken topLevelField(byte[] body, String field) {
+    try (JsonParser p = mapper.getFactory().createParser(body)) {
+      return seekTopLevel(p, field);
+    } catch (IOException e) {
+      return null;
+    }
+  }
+
+  private static JsonToken seekTopLevel(JsonParser p, String field) throws IOException {
+    if (p.nextToken() != JsonToken.START_OBJECT) {
+      return null;
+    }
+    while (p.nextToken() == JsonToken.FIELD_NAME) {
+      String name = p.currentName();
+      JsonToken value = p.nextToken();
+      if (name.equals(field)) {
+        return value;
+      }
+      p.skipChildren();
     }
     return null;
   }

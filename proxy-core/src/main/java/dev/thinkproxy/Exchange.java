@@ -12,6 +12,7 @@ import java.net.UnknownHostException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.AbstractMap.SimpleImmutableEntry;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -44,11 +45,20 @@ final class Exchange implements ProxyCall, Callback {
   private static final Logger log = LoggerFactory.getLogger(Exchange.class);
   private static final int READ_SIZE = 16 * 1024;
   private static final byte[] HEARTBEAT = ": keep-alive\n\n".getBytes(StandardCharsets.US_ASCII);
+  private static final List<Map.Entry<String, String>> EARLY_STREAM_HEADERS = List.of(
+      new SimpleImmutableEntry<>("Content-Type", "text/event-stream"),
+      new SimpleImmutableEntry<>("Cache-Control", "no-cache"),
+      new SimpleImmutableEntry<>("X-Accel-Buffering", "no"));
+  private static final int LATE_ANSWER_BYTES = 64 * 1024;
   /** After a heartbeat, the next comes this soon: after a client's FIN the first write succeeds, the second fails. */
   private static final long CONFIRM_NANOS = TimeUnit.SECONDS.toNanos(1);
 
   /** What the exchange was asked to do with the response. */
-  record Plan(ThinkMode mode, boolean implicitOpen, boolean rewritable) {}
+  /**
+   * @param eventStream the client asked for an event stream ({@code "stream": true}), so the proxy may start one
+   *     itself while the upstream has not answered yet
+   */
+  record Plan(ThinkMode mode, boolean implicitOpen, boolean rewritable, boolean eventStream) {}
 
   /** Which of the exchange's own timeouts ran out. */
   enum Timeout { FIRST_BYTE, IDLE, TOTAL }
@@ -73,7 +83,10 @@ final class Exchange implements ProxyCall, Callback {
   private volatile boolean heartbeats;
   /** Heartbeats sent since the last data; guarded by {@link #sinkLock}, read by the timer. */
   private volatile int quietBeats;
-  private boolean started;
+  /** Guarded by {@link #sinkLock}; volatile for the timer's reads. */
+  private volatile boolean started;
+  /** The proxy started the client's event stream itself, before the upstream answered; guarded by {@link #sinkLock}. */
+  private boolean startedEarly;
 
   Exchange(ChatCompletionProxy proxy, ResponseSink sink, Plan plan, String target) {
     this.proxy = proxy;
@@ -131,7 +144,10 @@ final class Exchange implements ProxyCall, Callback {
     } else if (reading != 0 && idle > 0 && now - reading > idle) {
       expire(Timeout.IDLE);
     }
-    if (heartbeats && now - lastWriteNanos >= heartbeatDue() && heartbeatQueued.compareAndSet(false, true)) {
+    boolean earlyDue = plan.eventStream() && !started && !headersReceived
+        && now - lastWriteNanos >= heartbeatDue();
+    if ((earlyDue || (heartbeats && now - lastWriteNanos >= heartbeatDue()))
+        && heartbeatQueued.compareAndSet(false, true)) {
       try {
         proxy.upstreamThreads().execute(this::heartbeat);
       } catch (RejectedExecutionException e) {
@@ -164,7 +180,17 @@ final class Exchange implements ProxyCall, Callback {
       }
       try {
         long now = System.nanoTime();
-        if (done.get() || !heartbeats || now - lastWriteNanos < heartbeatDue()) {
+        if (done.get() || now - lastWriteNanos < heartbeatDue()) {
+          return;
+        }
+        if (!started && plan.eventStream() && !headersReceived) {
+          // The upstream is slow to answer at all. Starting the stream now keeps middleboxes from cutting it and
+          // lets a heartbeat find a client that left; what the upstream answers later arrives within it.
+          started = true;
+          startedEarly = true;
+          heartbeats = true;
+          sink.start(200, EARLY_STREAM_HEADERS);
+        } else if (!heartbeats) {
           return;
         }
         sink.write(HEARTBEAT, 0, HEARTBEAT.length);
@@ -203,6 +229,9 @@ final class Exchange implements ProxyCall, Callback {
       boolean rewrite = success && plan.rewritable() && plan.mode() != ThinkMode.OFF;
       if (success && subtype.equals("text/event-stream")) {
         relayEvents(response, body.source(), rewrite);
+      } else if (isStartedEarly()) {
+        heartbeats = false;
+        fail(lateAnswer(response, body.source()));
       } else if (rewrite && (subtype.equals("application/json") || subtype.endsWith("+json"))) {
         relayJson(response, body.source());
       } else {
@@ -302,6 +331,49 @@ final class Exchange implements ProxyCall, Callback {
   }
 
   /** Relays the body unchanged, after {@code prefix} (bytes of it already read), if any. */
+  private boolean isStartedEarly() {
+    sinkLock.lock();
+    try {
+      return startedEarly;
+    } finally {
+      sinkLock.unlock();
+    }
+  }
+
+  /**
+   * What an upstream answered, other than an event stream, after the proxy had started the client's event stream:
+   * its own error object when it sent one, otherwise its status and the start of its body.
+   */
+  private ProxyException lateAnswer(Response response, BufferedSource source) {
+    Buffer head = new Buffer();
+    try {
+      while (head.size() < LATE_ANSWER_BYTES && read(source, head) != -1) {
+        // read up to the limit
+      }
+    } catch (IOException e) {
+      log.debug("reading the late answer of {} failed: {}", target, e.toString());
+    }
+    byte[] all = head.readByteArray();
+    byte[] bytes = all.length > LATE_ANSWER_BYTES ? Arrays.copyOf(all, LATE_ANSWER_BYTES) : all;
+    String message = "HTTP " + response.code();
+    try {
+      JsonNode error = proxy.mapper().readTree(bytes).path("error");
+      if (error.path("message").isTextual()) {
+        message += ": " + error.path("message").asText();
+      } else if (error.isTextual()) {
+        message += ": " + error.asText();
+      }
+    } catch (IOException e) {
+      String text = new String(bytes, StandardCharsets.UTF_8).strip();
+      if (!text.isEmpty()) {
+        message += ": " + (text.length() > 200 ? text.substring(0, 200) + "…" : text);
+      }
+    }
+    int status = response.code() >= 400 ? response.code() : 502;
+    return new ProxyException(status, "upstream_error", "upstream_error_after_stream_start",
+        "the upstream answered after the event stream had started: " + message);
+  }
+
   private void relayBytes(Response response, BufferedSource source, Buffer prefix) throws ClientGone {
     start(response.code(), HeaderRules.toClient(response.headers(), false));
     byte[] buffer = new byte[READ_SIZE];
@@ -363,6 +435,8 @@ final class Exchange implements ProxyCall, Callback {
       abort(null);
       return;
     }
+    // Decided under the lock: a heartbeat may be starting the client's event stream right now.
+    sinkLock.lock();
     try {
       if (!started) {
         byte[] body = error.toJson();
@@ -372,10 +446,13 @@ final class Exchange implements ProxyCall, Callback {
         byte[] event = eventBytes(error);
         write(event, event.length, true);
       }
-      complete();
     } catch (ClientGone e) {
+      sinkLock.unlock();
       abort(e.getCause());
+      return;
     }
+    sinkLock.unlock();
+    complete();
   }
 
   static byte[] eventBytes(ProxyException error) {
@@ -437,9 +514,13 @@ final class Exchange implements ProxyCall, Callback {
   }
 
   private void start(int status, List<Map.Entry<String, String>> headers) throws ClientGone {
-    started = true;
     sinkLock.lock();
     try {
+      started = true;
+      if (startedEarly) {
+        // The client's stream began before the upstream answered; the upstream's headers come too late.
+        return;
+      }
       sink.start(status, headers);
     } catch (IOException e) {
       throw new ClientGone(e);

@@ -179,6 +179,83 @@ class StreamReliabilityTest {
   }
 
   @Test
+  void anUpstreamSlowToAnswerAStreamingRequestGetsTheClientsStreamStartedWithHeartbeats() throws Exception {
+    CountDownLatch heartbeatsSeen = new CountDownLatch(2);
+    upstream = new ScriptedUpstream((socket, out) -> {
+      heartbeatsSeen.await(WAIT_SECONDS, TimeUnit.SECONDS);
+      eventStreamHead(out);
+      chunk(out, event(Chunks.content("<think>r</think>a")));
+      chunk(out, "data: [DONE]\n\n");
+      endChunks(out);
+    });
+    proxy = proxy(b -> b.heartbeatInterval(Duration.ofMillis(100)).idleTimeout(Duration.ofSeconds(30)));
+    RecordingSink sink = countingHeartbeats(heartbeatsSeen);
+
+    proxy.forward(chatRequest(), sink);
+    sink.done.get(WAIT_SECONDS, TimeUnit.SECONDS);
+
+    assertThat(sink.status()).isEqualTo(200);
+    assertThat(sink.header("Content-Type")).isEqualTo("text/event-stream");
+    assertThat(sink.text()).startsWith(": keep-alive\n\n").endsWith("data: [DONE]\n\n");
+    assertThat(Sse.clientText(sink.body()).get(0).reasoning()).isEqualTo("r");
+    assertThat(Sse.clientText(sink.body()).get(0).content()).isEqualTo("a");
+  }
+
+  @Test
+  void anErrorStatusAfterTheProxyStartedTheStreamArrivesAsOneErrorEventWithTheUpstreamsMessage() throws Exception {
+    CountDownLatch heartbeatsSeen = new CountDownLatch(1);
+    upstream = new ScriptedUpstream((socket, out) -> {
+      heartbeatsSeen.await(WAIT_SECONDS, TimeUnit.SECONDS);
+      byte[] body = "{\"error\":{\"message\":\"Rate limit reached\",\"type\":\"rate_limit\"}}".getBytes(UTF_8);
+      out.write(("HTTP/1.1 429 Too Many Requests\r\nContent-Type: application/json\r\nContent-Length: "
+          + body.length + "\r\n\r\n").getBytes(UTF_8));
+      out.write(body);
+      out.flush();
+    });
+    proxy = proxy(b -> b.heartbeatInterval(Duration.ofMillis(100)).idleTimeout(Duration.ofSeconds(30)));
+    RecordingSink sink = countingHeartbeats(heartbeatsSeen);
+
+    proxy.forward(chatRequest(), sink);
+    sink.done.get(WAIT_SECONDS, TimeUnit.SECONDS);
+
+    assertThat(sink.status()).isEqualTo(200);
+    List<Sse.Event> events = Sse.parse(sink.body()).stream().filter(e -> e.data() != null).toList();
+    assertThat(events).hasSize(1);
+    JsonNode error = Sse.MAPPER.readTree(events.get(0).data()).get("error");
+    assertThat(error.get("message").asText()).contains("HTTP 429").contains("Rate limit reached");
+  }
+
+  @Test
+  void aNonStreamingRequestIsNotStartedEarlyAndStillGets504() throws Exception {
+    upstream = new ScriptedUpstream((socket, out) -> ScriptedUpstream.stallUntilClosed(socket));
+    proxy = proxy(b -> b.heartbeatInterval(Duration.ofMillis(50)).firstByteTimeout(Duration.ofMillis(400)));
+
+    RecordingSink sink = RecordingSink.forward(proxy, ProxyRequest.builder()
+        .targetPath("/http://127.0.0.1:" + upstream.port() + "/v1/chat/completions")
+        .body("{\"model\":\"m\",\"stream\":false}".getBytes(UTF_8))
+        .build());
+
+    assertThat(sink.status()).isEqualTo(504);
+    assertThat(sink.text()).doesNotContain("keep-alive");
+  }
+
+  @Test
+  void aClientGoneBeforeTheUpstreamAnsweredIsFoundByTheEarlyHeartbeatsAndTheCallCanceled() throws Exception {
+    upstream = new ScriptedUpstream((socket, out) -> ScriptedUpstream.stallUntilClosed(socket));
+    proxy = proxy(b -> b.heartbeatInterval(Duration.ofMillis(100)).idleTimeout(Duration.ofSeconds(30)));
+    RecordingSink sink = new RecordingSink() {
+      @Override
+      public synchronized void write(byte[] bytes, int offset, int length) throws IOException {
+        throw new IOException("Broken pipe");
+      }
+    };
+    proxy.forward(chatRequest(), sink);
+
+    assertThat(upstream.peerClosed.await(WAIT_SECONDS, TimeUnit.SECONDS)).isTrue();
+    assertThat(proxy.awaitIdle(Duration.ofSeconds(WAIT_SECONDS))).isTrue();
+  }
+
+  @Test
   void anEventCutOffByAResetArrivesAsCommentsAfterTheHeldTextThenOneErrorEvent() throws Exception {
     upstream = new ScriptedUpstream((socket, out) -> {
       eventStreamHead(out);
@@ -316,6 +393,18 @@ class StreamReliabilityTest {
 
   private interface Configure {
     ChatCompletionProxy.Builder apply(ChatCompletionProxy.Builder b);
+  }
+
+  private static RecordingSink countingHeartbeats(CountDownLatch heartbeats) {
+    return new RecordingSink() {
+      @Override
+      public synchronized void write(byte[] bytes, int offset, int length) throws IOException {
+        super.write(bytes, offset, length);
+        if (new String(bytes, offset, length, UTF_8).equals(": keep-alive\n\n")) {
+          heartbeats.countDown();
+        }
+      }
+    };
   }
 
   private ChatCompletionProxy proxy(Configure configure) {

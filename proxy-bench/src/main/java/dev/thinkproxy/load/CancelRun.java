@@ -282,10 +282,9 @@ public final class CancelRun {
         heartbeat still goes out and the second, 1 s later, fails. Its timer runs at a quarter of the shortest \
         interval, which adds up to that much.
         - before headers: the upstream reads the request and answers nothing; the client leaves once the upstream \
-        has the request. The proxy writes nothing to the client before the upstream's response headers (heartbeats \
-        start with the response), so only the container can notice the close; otherwise the upstream call lasts \
-        until the first-byte timeout (default: the idle timeout). Its streams run all at once, as each may wait out \
-        the whole cap.
+        has the request. After a heartbeat interval without an answer the proxy starts the client's event stream \
+        itself with a heartbeat, and notices the close as in the silent case. Its streams run all at once, as each \
+        may wait out the whole cap.
         %n""", tick.toMillis(), heartbeatInEffect()));
     results.forEach((s, r) -> {
       if (r.notWithinCap > 0) {

@@ -62,7 +62,8 @@ import org.junit.jupiter.params.provider.MethodSource;
  *   <li>Every complete event before a fault reaches the client exactly once, then what the proxy held back, then
  *       the cut-off event as comment lines, then one error event, then a clean end ({@link StreamCheck}).</li>
  *   <li>Before the response headers: a reset or refused connection gives 502 JSON, no headers within the
- *       first-byte timeout 504 JSON.</li>
+ *       first-byte timeout 504 JSON. An upstream slower than a heartbeat interval to answer a streaming request
+ *       gets the client's event stream started by the proxy; a timeout then arrives as one error event.</li>
  *   <li>Upstream silence is filled with {@code : keep-alive} heartbeats and a stream is not cut while they flow;
  *       a healthy stream longer than the idle timeout is never cut.</li>
  *   <li>A client that leaves makes the proxy cancel the upstream call within 1 s of noticing.</li>
@@ -71,9 +72,10 @@ import org.junit.jupiter.params.provider.MethodSource;
  *   <li>A seeded random mix of all of this ({@code -Dfaults.seed=} replays a run).</li>
  * </ol>
  *
- * <p>Four proxies are mounted, each with 300 ms heartbeats: {@code /fast} (idle timeout 1 s, so the first-byte
- * timeout defaults to 1 s), {@code /patient} (idle 10 s), {@code /total} (idle 10 s, total 1 s) and
- * {@code /firstbyte} (idle 10 s, first byte 500 ms).
+ * <p>Four proxies are mounted: {@code /fast} (idle timeout 1 s, so the first-byte timeout defaults to 1 s),
+ * {@code /patient} (idle 10 s), {@code /total} (idle 10 s, total 1 s), each with 300 ms heartbeats, and
+ * {@code /firstbyte} (idle 10 s, first byte 500 ms, heartbeats 2 s, so that its first-byte timeout comes before
+ * the proxy would start a streaming client's event stream itself).
  *
  * <p>No test sleeps to synchronise: waits are on latches, on the upstream's records or on bytes arriving, with
  * generous timeouts that only run out when a test fails. Pauses only pace an upstream's or a client's own
@@ -111,9 +113,13 @@ abstract class AbstractFaultInjectionIT {
 
   /** The proxy with the settings the contract names; built here so each setting is spelled out once. */
   private static ChatCompletionProxy proxy(Duration idle, Duration firstByte, Duration total) {
+    return proxy(idle, firstByte, total, HEARTBEAT);
+  }
+
+  private static ChatCompletionProxy proxy(Duration idle, Duration firstByte, Duration total, Duration heartbeat) {
     ChatCompletionProxy.Builder builder = ChatCompletionProxy.builder()
         .targetPolicy(TargetPolicy.builder().allowPrivateNetworks(true).build())
-        .heartbeatInterval(HEARTBEAT)
+        .heartbeatInterval(heartbeat)
         .idleTimeout(idle)
         .totalTimeout(total);
     if (firstByte != null) {
@@ -134,7 +140,8 @@ abstract class AbstractFaultInjectionIT {
     proxies.put("/fast", proxy(SHORT_IDLE, null, Duration.ZERO));
     proxies.put("/patient", proxy(LONG_IDLE, null, Duration.ZERO));
     proxies.put("/total", proxy(LONG_IDLE, null, TOTAL));
-    proxies.put("/firstbyte", proxy(LONG_IDLE, FIRST_BYTE, Duration.ZERO));
+    // Heartbeats slower than the first-byte timeout: the proxy does not start the client's stream before it.
+    proxies.put("/firstbyte", proxy(LONG_IDLE, FIRST_BYTE, Duration.ZERO, FIRST_BYTE.multipliedBy(4)));
     Map<String, HttpServlet> servlets = new LinkedHashMap<>();
     proxies.forEach((mount, proxy) -> servlets.put(mount, new ChatCompletionProxyServlet(proxy)));
     container = newContainer();
@@ -469,8 +476,20 @@ abstract class AbstractFaultInjectionIT {
   }
 
   @Test
-  void theFirstByteTimeoutDefaultsToTheIdleTimeout() throws Exception {
-    String id = assertErrorResponse("/fast", Script.noResponse().then(Ending.STALL), 504);
+  void aStreamWaitingLongerThanAHeartbeatIsStartedByTheProxyAndEndsWithTheFirstByteTimeoutAsAnEvent()
+      throws Exception {
+    String id = id("slow-headers");
+    SseClient.Result result = open("/fast", upstream.url(id, Script.noResponse().then(Ending.STALL)), Mode.SPLIT)
+        .readToEnd(WAIT);
+
+    assertThat(result.status()).isEqualTo(200);
+    assertThat(result.text()).startsWith(": keep-alive\n\n");
+    List<String> data = result.text().lines().filter(l -> l.startsWith("data: ")).map(l -> l.substring(6)).toList();
+    assertThat(data).as("data lines of %s", result.text()).hasSize(1);
+    JsonNode error = JSON.readTree(data.get(0)).path("error");
+    assertThat(error.path("code").asText()).isEqualTo("upstream_timeout");
+    // The first-byte timeout defaults to the idle timeout of /fast.
+    assertThat(error.path("message").asText()).contains("first-byte timeout of 1 s");
     upstream.exchange(id, WAIT).awaitPeerClosed(WAIT);
   }
 
@@ -646,6 +665,22 @@ abstract class AbstractFaultInjectionIT {
     long closed = upstream.exchange(id, WAIT).awaitPeerClosed(WAIT);
 
     // Heartbeats find the client gone: within an interval, a second one for a FIN, then the contract's 1 s.
+    assertThat(Duration.ofNanos(closed - left)).as("from the client leaving to the upstream call's end")
+        .isLessThanOrEqualTo(HEARTBEAT.plus(Duration.ofSeconds(1)).plus(CANCEL_BOUND));
+  }
+
+  @ParameterizedTest
+  @EnumSource(Leave.class)
+  void aClientLeavingWhileTheUpstreamHasNotAnsweredCancelsTheUpstreamCall(Leave leave) throws Exception {
+    String id = id("leave-before-any-answer");
+    SseClient client = open("/patient", upstream.url(id, Script.noResponse().then(Ending.STALL)), Mode.SPLIT);
+    // The proxy starts the stream itself after a heartbeat interval without an answer.
+    assertThat(client.readUntil(c -> new String(c.bodySoFar(), UTF_8).contains("keep-alive"), WAIT)).isTrue();
+
+    long left = System.nanoTime();
+    leave.apply(client);
+    long closed = upstream.exchange(id, WAIT).awaitPeerClosed(WAIT);
+
     assertThat(Duration.ofNanos(closed - left)).as("from the client leaving to the upstream call's end")
         .isLessThanOrEqualTo(HEARTBEAT.plus(Duration.ofSeconds(1)).plus(CANCEL_BOUND));
   }
