@@ -519,7 +519,9 @@ public final class ChatCompletionProxy implements AutoCloseable {
      * and one more a second later. It keeps idle-cutting middleboxes (load balancers, CDNs) from closing the
      * stream while a model thinks, and it is how a client that went away is noticed during a silence: only a
      * write can fail, and after a client closes its side, the first write still succeeds and the second fails.
-     * Zero disables heartbeats. Default 15 s.
+     * A request with {@code "stream": true} whose upstream has not sent its response headers within one interval
+     * gets its event stream started by the proxy ({@code 200}, {@code text/event-stream}) so that heartbeats can
+     * flow; what goes wrong after that arrives as one error event. Zero disables heartbeats. Default 15 s.
      */
     public Builder heartbeatInterval(Duration interval) {
       this.heartbeatInterval = nonNegative(interval, "heartbeatInterval");

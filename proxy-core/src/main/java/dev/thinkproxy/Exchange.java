@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.ByteArrayOutputStream;
+import java.io.EOFException;
 import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.net.ConnectException;
@@ -508,6 +509,9 @@ final class Exchange implements ProxyCall, Callback {
     }
     if (expired != null) {
       return timeoutError(e);
+    }
+    if (e instanceof EOFException) {
+      return ProxyException.unreachable("the upstream closed the connection before the response was complete", e);
     }
     String reason = e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName();
     return ProxyException.unreachable("the upstream connection failed mid-response: " + reason, e);

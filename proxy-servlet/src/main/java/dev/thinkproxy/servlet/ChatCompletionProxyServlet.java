@@ -32,8 +32,10 @@ import org.slf4j.LoggerFactory;
  * build one from init-params named as in {@link InitParams} (it is closed in {@link #destroy()}). The mount
  * prefix is taken from the servlet's mapping, or from the init-param {@value #MOUNT_PATH}.
  *
- * <p>The servlet is a thin adapter: it reads the body without blocking a container thread, hands the request to
- * the proxy and writes what the proxy produces. The upstream URL is taken from the raw {@code getRequestURI()}
+ * <p>The servlet is a thin adapter: it reads the body and writes the response with non-blocking servlet I/O, so
+ * no thread waits on a client's socket, and hands the request to the proxy. A client reading slower than the
+ * upstream sends gets at most {@value #STREAM_BUFFER_BYTES} bytes queued; then the proxy stops reading from the
+ * upstream until the client catches up. The upstream URL is taken from the raw {@code getRequestURI()}
  * (containers normalise {@code getPathInfo()}: Tomcat merges {@code //} and resolves {@code ..}, Jetty may
  * throw). The container's async timeout is disabled ({@code setTimeout(0)}); the proxy's own idle timeout
  * governs, so long streams are never cut at the container default of 30 s. A client that disconnects cancels the
@@ -48,6 +50,11 @@ public class ChatCompletionProxyServlet extends HttpServlet {
   public static final String MOUNT_PATH = "mount-path";
 
   private static final long serialVersionUID = 1L;
+  /**
+   * Bytes of a response queued for a client that reads slower than the upstream sends; beyond them the proxy stops
+   * reading from the upstream until the client catches up.
+   */
+  static final long STREAM_BUFFER_BYTES = 64 * 1024;
   private static final Logger log = LoggerFactory.getLogger(ChatCompletionProxyServlet.class);
 
   private transient ChatCompletionProxy proxy;
@@ -110,9 +117,10 @@ public class ChatCompletionProxyServlet extends HttpServlet {
     }
     AsyncContext async = req.startAsync();
     async.setTimeout(0);
-    ServletSink sink = new ServletSink(async, resp);
+    ServletSink sink = new ServletSink(async, resp, STREAM_BUFFER_BYTES);
     Exchange exchange = new Exchange(req, target, sink);
     async.addListener(exchange);
+    sink.listen();
     ServletInputStream in = req.getInputStream();
     in.setReadListener(exchange);
   }
