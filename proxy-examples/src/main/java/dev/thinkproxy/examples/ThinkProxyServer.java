@@ -232,6 +232,10 @@ public final class ThinkProxyServer implements Callable<Integer>, AutoCloseable 
     // the rest in the accept queue long before the proxy's own limit answers them with 503.
     connector.setProperty("maxConnections", Integer.toString(proxy.maxConcurrentRequests() + 1024));
     connector.setProperty("acceptCount", "1024");
+    // Tomcat keeps closed connections' channel objects for reuse, and with them their request processors and
+    // buffers (about 100 KiB each); by default it sizes that cache from the maximum heap, so after a burst of
+    // thousands of streams the heap stayed a gigabyte larger. Five hundred covers any steady rate.
+    connector.setProperty("socket.bufferPool", "500");
     connector.setProperty("connectionTimeout", "30000");
     // Bound at start, not at init, so a graceful shutdown can close the listening socket and new clients are
     // refused at once instead of waiting in the accept queue.

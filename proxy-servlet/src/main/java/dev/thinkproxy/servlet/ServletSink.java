@@ -227,16 +227,6 @@ final class ServletSink implements ResponseSink, WriteListener {
     return completed;
   }
 
-  /** Bytes queued for the client right now; for tests. */
-  long queuedBytes() {
-    io.lock();
-    try {
-      return queued;
-    } finally {
-      io.unlock();
-    }
-  }
-
   /** Hands the container what is queued while it can take it; then a wanted flush, then a wanted completion. */
   private void drain() {
     try {
