@@ -436,6 +436,7 @@ final class Exchange implements ProxyCall, Callback {
       abort(null);
       return;
     }
+    ClientGone gone = null;
     // Decided under the lock: a heartbeat may be starting the client's event stream right now.
     sinkLock.lock();
     try {
@@ -448,12 +449,15 @@ final class Exchange implements ProxyCall, Callback {
         write(event, event.length, true);
       }
     } catch (ClientGone e) {
+      gone = e;
+    } finally {
       sinkLock.unlock();
-      abort(e.getCause());
-      return;
     }
-    sinkLock.unlock();
-    complete();
+    if (gone != null) {
+      abort(gone.getCause());
+    } else {
+      complete();
+    }
   }
 
   static byte[] eventBytes(ProxyException error) {
