@@ -4,6 +4,7 @@ import jakarta.servlet.ServletOutputStream;
 import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletResponse;
 import java.util.Set;
+import org.eclipse.jetty.client.HttpClient;
 import org.eclipse.jetty.client.Response;
 import org.eclipse.jetty.ee10.proxy.AsyncProxyServlet;
 import org.eclipse.jetty.ee10.proxy.ProxyServlet;
@@ -36,10 +37,11 @@ import org.eclipse.jetty.util.Callback;
  * which the load client, reading as fast as it can, hardly ever lets happen.
  *
  * <p>Configuration: Jetty's defaults, except the URI compliance ({@code //} in the path, which Jetty rejects as
- * ambiguous by default) and two init parameters of the servlet: {@code maxConnections} (per upstream, default
- * 256) is raised to 20,000, as the benchmark's slow-stream scenario holds 1,000 or 10,000 streams to the one
- * mock upstream and would otherwise queue all but 256; {@code timeout} (whole exchange, default 60 s) is 0 (none),
- * as thinkproxy has no total timeout by default either.
+ * ambiguous by default) and the proxy's HTTP client: {@code maxConnections} (per upstream, default 256) is raised
+ * to 20,000, as the benchmark's slow-stream scenario holds 1,000 or 10,000 streams to the one mock upstream and
+ * would otherwise queue all but 256, and so is the queue of requests waiting for a connection (default 1,024,
+ * beyond which a request fails with 502); {@code timeout} (whole exchange, default 60 s) is 0 (none), as
+ * thinkproxy has no total timeout by default either.
  */
 public final class JettyPassThroughServer {
   private JettyPassThroughServer() {}
@@ -80,6 +82,13 @@ public final class JettyPassThroughServer {
   /** {@link ProxyServlet} with the target taken from the path, and a flush after every content chunk. */
   static final class FlushingProxyServlet extends ProxyServlet {
     private static final String PREFIX = "/proxy/";
+
+    @Override
+    protected HttpClient newHttpClient() {
+      HttpClient client = super.newHttpClient();
+      client.setMaxRequestsQueuedPerDestination(20_000);
+      return client;
+    }
 
     @Override
     protected String rewriteTarget(HttpServletRequest request) {

@@ -487,15 +487,20 @@ public final class PerfRun {
       double[] rate = values(c, Cell::chunksPerSecond);
       double[] ttfc50 = values(c, x -> percentileMs(x, LoadStats::ttfc, 50));
       double[] ttfc99 = values(c, x -> percentileMs(x, LoadStats::ttfc, 99));
+      double[] ttfcMean = values(c, x -> meanMs(x, LoadStats::ttfc));
       String firstAnswer;
       if (isDirect) {
-        firstAnswer = "(" + ms(PerfMath.median(ttfc50)) + " / " + ms(PerfMath.median(ttfc99)) + ")";
+        firstAnswer = "(" + ms(PerfMath.median(ttfc50)) + " / " + ms(PerfMath.median(ttfc99)) + ", mean "
+            + ms(PerfMath.median(ttfcMean)) + ")";
       } else if (direct == null) {
         firstAnswer = "n/a";
       } else {
-        firstAnswer = signedMs(PerfMath.medianDifference(ttfc50, values(direct, x -> percentileMs(x, LoadStats::ttfc,
-            50)))) + " / " + signedMs(PerfMath.medianDifference(ttfc99, values(direct,
-            x -> percentileMs(x, LoadStats::ttfc, 99))));
+        firstAnswer = signedMs(PerfMath.medianDifference(ttfc50, values(direct,
+            x -> percentileMs(x, LoadStats::ttfc, 50))))
+            + " / " + signedMs(PerfMath.medianDifference(ttfc99, values(direct,
+                x -> percentileMs(x, LoadStats::ttfc, 99))))
+            + ", mean " + signedMs(PerfMath.medianDifference(ttfcMean, values(direct,
+                x -> meanMs(x, LoadStats::ttfc))));
       }
       String cpu = num(PerfMath.median(values(c, Cell::cpuPer100k)), "%.3f");
       String rssText = rss < 0 ? "n/a" : Report.mib(rss);
@@ -530,6 +535,15 @@ public final class PerfRun {
     }
     Histogram h = which.apply(c.total());
     return h.count() == 0 ? Double.NaN : h.percentile(p) / 1000.0;
+  }
+
+  /** The exact mean of one of the cell's histograms in ms; NaN when it holds nothing. */
+  private static double meanMs(Cell c, Function<LoadStats, Histogram> which) {
+    if (c.total() == null) {
+      return Double.NaN;
+    }
+    Histogram h = which.apply(c.total());
+    return h.count() == 0 ? Double.NaN : h.mean() / 1000.0;
   }
 
   private static String num(double v, String format) {

@@ -52,11 +52,11 @@ class PerfRunTest {
         cell("thinkproxy", 80_000, 2.4, 540), cell("thinkproxy", 160_000, 4.8, 520)});
     String table = PerfRun.summaryTable(cells).toString();
     // chunks/s is the median, the ratios are the per-repetition ones, CPU per 100k chunks from the window.
-    assertThat(table).contains("| thinkproxy | 300 / 0 | 8000 | 0.40 | 0.50 | +30.0 / +30.0 |");
+    assertThat(table).contains("| thinkproxy | 300 / 0 | 8000 | 0.40 | 0.50 | +30.0 / +30.0, mean +30.0 |");
     assertThat(table).contains("| 3.000 |");
-    assertThat(table).contains("| jetty | 300 / 0 | 16000 | 0.80 | 1.00 | +12.0 / +12.0 |");
+    assertThat(table).contains("| jetty | 300 / 0 | 16000 | 0.80 | 1.00 | +12.0 / +12.0, mean +12.0 |");
     assertThat(table).contains("| 1.000 |");
-    assertThat(table).contains("| direct | 300 / 0 | 20000 | 1.00 | 1.25 | (500.0 / 500.0) |");
+    assertThat(table).contains("| direct | 300 / 0 | 20000 | 1.00 | 1.25 | (500.0 / 500.0, mean 500.0) |");
     assertThat(table).contains("(mock 0.200)");
   }
 
