@@ -50,6 +50,18 @@ final class ChildProcess implements AutoCloseable {
     return command;
   }
 
+  String name() {
+    return name;
+  }
+
+  boolean isAlive() {
+    return process.isAlive();
+  }
+
+  Path log() {
+    return log;
+  }
+
   /** Polls {@code url} until it answers 200; fails with the end of the log if the process exits or time runs out. */
   void awaitReady(URI url, Duration timeout) throws IOException, InterruptedException {
     long deadline = System.nanoTime() + timeout.toNanos();

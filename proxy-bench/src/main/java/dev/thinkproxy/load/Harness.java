@@ -21,6 +21,7 @@ import java.util.OptionalLong;
 import java.util.Set;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import java.util.stream.Collectors;
 import java.util.stream.Stream;
 
 /**
@@ -51,6 +52,7 @@ final class Harness implements AutoCloseable {
   private final Path logDir;
   private ChildProcess mock;
   private ChildProcess proxy;
+  private final List<ChildProcess> servers = new ArrayList<>();
   private int mockPort;
   private int proxyPort;
   private ProcessStats proxyStats;
@@ -74,6 +76,31 @@ final class Harness implements AutoCloseable {
         MockUpstream.class.getName(), "--port", Integer.toString(mockPort), "--stats-interval", "10s");
     mock = ChildProcess.start("mock", cmd, logDir.resolve("mock.log"));
     mock.awaitReady(uri(mockPort, "/v1/models"), STARTUP);
+  }
+
+  /** A server of the benchmarks jar, started like the proxy (same java, same JVM flags): see {@link #startServer}. */
+  record Server(String name, ChildProcess process, int port, ProcessStats stats) {
+    InetSocketAddress address() {
+      return new InetSocketAddress(InetAddress.getLoopbackAddress(), port);
+    }
+  }
+
+  /**
+   * Starts {@code mainClass} of the benchmarks jar with {@code --port P} on the proxy's java and JVM flags (not
+   * the {@code --proxy-arg}s, which are the standalone server's own), with a GC and safepoint log of its own;
+   * waits for its {@code /healthz}.
+   */
+  Server startServer(String name, Class<?> mainClass) throws IOException, InterruptedException {
+    int port = freePort();
+    List<String> cmd = new ArrayList<>();
+    cmd.add(proxyJava.toString());
+    cmd.add("-Xlog:gc,safepoint:file=" + logDir.resolve(name + "-gc.log"));
+    cmd.addAll(proxyJvmArgs);
+    cmd.addAll(List.of("-cp", benchJar.toString(), mainClass.getName(), "--port", Integer.toString(port)));
+    ChildProcess p = ChildProcess.start(name, cmd, logDir.resolve(name + ".log"));
+    servers.add(p);
+    p.awaitReady(uri(port, "/healthz"), STARTUP);
+    return new Server(name, p, port, new ProcessStats(p.pid()));
   }
 
   /**
@@ -132,6 +159,15 @@ final class Harness implements AutoCloseable {
     return proxyStats;
   }
 
+  ChildProcess proxyProcess() {
+    return proxy;
+  }
+
+  /** The mock's own process, for its CPU, memory and threads. */
+  ProcessStats mockProcessStats() throws IOException {
+    return new ProcessStats(mock.pid());
+  }
+
   Path logDir() {
     return logDir;
   }
@@ -148,6 +184,7 @@ final class Harness implements AutoCloseable {
     return "runner: `" + ownCommandLine() + "`\n\n"
         + (mock == null ? "" : "mock: `" + shellJoin(mock.command()) + "`\n\n")
         + "proxy: `" + shellJoin(proxy.command()) + "`\n\n"
+        + servers.stream().map(s -> s.name() + ": `" + shellJoin(s.command()) + "`\n\n").collect(Collectors.joining())
         + "proxy java: `" + version + "`\n\n"
         + "proxy VM.flags: `" + proxyStats.vmFlags() + "`\n\n"
         + openFileLimits() + "; logs in `" + logDir + "`\n\n";
@@ -155,7 +192,12 @@ final class Harness implements AutoCloseable {
 
   /** The longest safepoint (GC pauses included) in the proxy's log so far, in ms, or n/a. */
   String longestProxySafepoint() {
-    try (Stream<String> lines = Files.lines(logDir.resolve("proxy-gc.log"))) {
+    return longestSafepoint("proxy");
+  }
+
+  /** The same for the proxy or a server started here, by its name. */
+  String longestSafepoint(String name) {
+    try (Stream<String> lines = Files.lines(logDir.resolve(name + "-gc.log"))) {
       OptionalLong max = lines.map(SAFEPOINT_TOTAL::matcher).filter(Matcher::find)
           .mapToLong(m -> Long.parseLong(m.group(1))).max();
       return max.isPresent() ? Report.ms(max.getAsLong() / 1000) + " ms" : "n/a";
@@ -168,7 +210,9 @@ final class Harness implements AutoCloseable {
   private String openFileLimits() {
     return "open-file limits: runner " + FileLimits.openFileLimit("self")
         + ", mock " + (mock == null ? "–" : FileLimits.openFileLimit(Long.toString(mock.pid())))
-        + ", proxy " + (proxy == null ? "–" : FileLimits.openFileLimit(Long.toString(proxy.pid())));
+        + ", proxy " + (proxy == null ? "–" : FileLimits.openFileLimit(Long.toString(proxy.pid())))
+        + servers.stream().map(s -> ", " + s.name() + " " + FileLimits.openFileLimit(Long.toString(s.pid())))
+            .collect(Collectors.joining());
   }
 
   /** This runner's own command line, as the kernel has it. */
@@ -202,6 +246,7 @@ final class Harness implements AutoCloseable {
 
   @Override
   public void close() {
+    servers.forEach(ChildProcess::close);
     if (proxy != null) {
       proxy.close();
     }
