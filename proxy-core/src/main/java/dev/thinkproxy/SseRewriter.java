@@ -162,6 +162,10 @@ final class SseRewriter {
       }
       return;
     }
+    if (broken) {
+      // Held text came before whatever the fault cut off, a comment line included.
+      releaseHeld(out);
+    }
     if (pendingCr) {
       pendingCr = false;
       endLine(out);

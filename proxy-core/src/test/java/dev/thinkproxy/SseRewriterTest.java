@@ -430,6 +430,22 @@ class SseRewriterTest {
     }
 
     @Test
+    void commentLineCutOffByAFaultGoesOutAfterTheHeldText() {
+      String upstream = "data: " + content("<think>a<") + "\r\n\r\n: PRO";
+      ByteArrayOutputStream out = new ByteArrayOutputStream();
+      SseRewriter rewriter = Sse.splitRewriter();
+      byte[] in = bytes(upstream);
+      for (int i = 0; i < in.length; i++) {
+        rewriter.feed(in, i, 1, out);
+      }
+      rewriter.cutOff(out);
+
+      String text = str(out.toByteArray());
+      assertThat(text).endsWith(": PRO\n");
+      assertThat(Sse.clientText(out.toByteArray()).get(0).reasoning()).isEqualTo("a<");
+    }
+
+    @Test
     void bareDataFieldNameCutOffAtTheEndIsACommentNotAnEmptyEvent() {
       String out = str(rewrite(event(content("a")) + "data"));
 
