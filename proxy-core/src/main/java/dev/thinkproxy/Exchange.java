@@ -145,10 +145,9 @@ final class Exchange implements ProxyCall, Callback {
     } else if (reading != 0 && idle > 0 && now - reading > idle) {
       expire(Timeout.IDLE);
     }
-    boolean earlyDue = plan.eventStream() && !started && !headersReceived
-        && now - lastWriteNanos >= heartbeatDue();
-    if ((earlyDue || (heartbeats && now - lastWriteNanos >= heartbeatDue()))
-        && heartbeatQueued.compareAndSet(false, true)) {
+    // A streaming request the upstream has not answered yet gets its stream started by the first heartbeat.
+    boolean wanted = heartbeats || (plan.eventStream() && !started && !headersReceived);
+    if (wanted && now - lastWriteNanos >= heartbeatDue() && heartbeatQueued.compareAndSet(false, true)) {
       try {
         proxy.upstreamThreads().execute(this::heartbeat);
       } catch (RejectedExecutionException e) {

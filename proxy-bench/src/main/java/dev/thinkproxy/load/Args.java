@@ -7,6 +7,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.Function;
 
 /**
  * Command-line options of the load tools: {@code --name value} or {@code --name=value}, flags without a value,
@@ -16,6 +17,27 @@ final class Args {
   private final Map<String, List<String>> values = new LinkedHashMap<>();
 
   private Args() {}
+
+  /**
+   * Parses a runner's command line and builds the runner from it: on a bad argument (from the parse or from
+   * {@code build}) prints the error and {@code usage} and exits with 2; with {@code --help} prints {@code usage}
+   * and returns null.
+   */
+  static <T> T parseOrExit(String[] argv, Set<String> flags, Set<String> options, String usage,
+      Function<Args, T> build) {
+    try {
+      Args a = parse(argv, flags, options);
+      if (a.help()) {
+        System.out.println(usage);
+        return null;
+      }
+      return build.apply(a);
+    } catch (IllegalArgumentException e) {
+      System.err.println(e.getMessage() + "\n" + usage);
+      System.exit(2);
+      return null;
+    }
+  }
 
   static Args parse(String[] argv, Set<String> flags, Set<String> options) {
     Args a = new Args();

@@ -135,18 +135,8 @@ public final class CancelRun {
     Set<String> options = new HashSet<>(Harness.OPTIONS);
     options.addAll(Set.of("--rounds", "--silent-rounds", "--concurrency", "--tick-ms", "--heartbeat", "--cap",
         "--warmup"));
-    Args a;
-    CancelRun run;
-    try {
-      a = Args.parse(argv, Set.of(), options);
-      run = new CancelRun(a);
-    } catch (IllegalArgumentException e) {
-      System.err.println(e.getMessage() + "\n" + USAGE);
-      System.exit(2);
-      return;
-    }
-    if (a.help()) {
-      System.out.println(USAGE);
+    CancelRun run = Args.parseOrExit(argv, Set.of(), options, USAGE, CancelRun::new);
+    if (run == null) {
       return;
     }
     run.run();

@@ -153,17 +153,8 @@ public final class PerfRun {
     Set<String> options = new HashSet<>(Harness.OPTIONS);
     options.addAll(Set.of("--scenarios", "--reps", "--cell", "--warmup", "--s1-concurrency", "--s2-concurrency",
         "--s2-chunks", "--s3-streams", "--s3-chunks", "--s3-ramp"));
-    PerfRun run;
-    try {
-      Args a = Args.parse(argv, Set.of("--quick"), options);
-      if (a.help()) {
-        System.out.println(USAGE);
-        return;
-      }
-      run = new PerfRun(a);
-    } catch (IllegalArgumentException e) {
-      System.err.println(e.getMessage() + "\n" + USAGE);
-      System.exit(2);
+    PerfRun run = Args.parseOrExit(argv, Set.of("--quick"), options, USAGE, PerfRun::new);
+    if (run == null) {
       return;
     }
     FileLimits.raiseOwn();

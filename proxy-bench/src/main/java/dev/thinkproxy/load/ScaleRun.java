@@ -75,20 +75,12 @@ public final class ScaleRun {
     Set<String> options = new HashSet<>(Harness.OPTIONS);
     options.addAll(Set.of("--streams", "--chunks", "--delay-ms", "--size", "--reasoning", "--ramp", "--settle",
         "--window", "--connect-timeout", "--final-settle"));
-    Args a;
-    try {
-      a = Args.parse(argv, Set.of("--keep-alive", "--no-direct"), options);
-    } catch (IllegalArgumentException e) {
-      System.err.println(e.getMessage() + "\n" + USAGE);
-      System.exit(2);
-      return;
-    }
-    if (a.help()) {
-      System.out.println(USAGE);
+    ScaleRun run = Args.parseOrExit(argv, Set.of("--keep-alive", "--no-direct"), options, USAGE, ScaleRun::new);
+    if (run == null) {
       return;
     }
     FileLimits.raiseOwn();
-    new ScaleRun(a).run();
+    run.run();
     // The children are stopped by the harness; daemon loops and shutdown hooks need no more.
     System.exit(0);
   }

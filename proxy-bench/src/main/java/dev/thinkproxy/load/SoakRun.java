@@ -59,20 +59,12 @@ public final class SoakRun {
     Set<String> options = new HashSet<>(Harness.OPTIONS);
     options.addAll(Set.of("--duration", "--rate", "--max-concurrency", "--chunks", "--delay-ms", "--size",
         "--sample-interval", "--warmup", "--final-settle", "--seed"));
-    Args a;
-    try {
-      a = Args.parse(argv, Set.of("--keep-alive"), options);
-    } catch (IllegalArgumentException e) {
-      System.err.println(e.getMessage() + "\n" + USAGE);
-      System.exit(2);
-      return;
-    }
-    if (a.help()) {
-      System.out.println(USAGE);
+    SoakRun run = Args.parseOrExit(argv, Set.of("--keep-alive"), options, USAGE, SoakRun::new);
+    if (run == null) {
       return;
     }
     FileLimits.raiseOwn();
-    new SoakRun(a).run();
+    run.run();
     System.exit(0);
   }
 

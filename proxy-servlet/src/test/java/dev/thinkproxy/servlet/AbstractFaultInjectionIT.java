@@ -638,15 +638,10 @@ abstract class AbstractFaultInjectionIT {
     byte[] tick = ChatStream.builder().content("tick;", null).build().payload;
     String id = id("leave-mid-stream");
     Script script = Script.eventStream().repeatUntilPeerCloses(Chunked.chunk(tick), Duration.ofMillis(50));
-    SseClient client = open("/patient", upstream.url(id, script), Mode.SPLIT);
-    assertThat(client.readUntil(c -> new String(c.bodySoFar(), UTF_8).contains("tick;"), WAIT)).isTrue();
-
-    long left = System.nanoTime();
-    leave.apply(client);
-    long closed = upstream.exchange(id, WAIT).awaitPeerClosed(WAIT);
+    Duration cancel = leaveAfter("tick;", leave, id, script, Mode.SPLIT);
 
     // The proxy notices at its next write or the one after; writes come every 50 ms here.
-    assertThat(Duration.ofNanos(closed - left)).as("from the client leaving to the upstream call's end")
+    assertThat(cancel).as("from the client leaving to the upstream call's end")
         .isLessThanOrEqualTo(CANCEL_BOUND.plus(HEARTBEAT));
   }
 
@@ -657,15 +652,10 @@ abstract class AbstractFaultInjectionIT {
     Script script = Script.eventStream()
         .write(Chunked.chunk(ChatStream.builder().content("thinking", null).build().payload))
         .then(Ending.STALL);
-    SseClient client = open("/patient", upstream.url(id, script), Mode.OFF);
-    assertThat(client.readUntil(c -> new String(c.bodySoFar(), UTF_8).contains("thinking"), WAIT)).isTrue();
-
-    long left = System.nanoTime();
-    leave.apply(client);
-    long closed = upstream.exchange(id, WAIT).awaitPeerClosed(WAIT);
+    Duration cancel = leaveAfter("thinking", leave, id, script, Mode.OFF);
 
     // Heartbeats find the client gone: within an interval, a second one for a FIN, then the contract's 1 s.
-    assertThat(Duration.ofNanos(closed - left)).as("from the client leaving to the upstream call's end")
+    assertThat(cancel).as("from the client leaving to the upstream call's end")
         .isLessThanOrEqualTo(HEARTBEAT.plus(Duration.ofSeconds(1)).plus(CANCEL_BOUND));
   }
 
@@ -673,16 +663,25 @@ abstract class AbstractFaultInjectionIT {
   @EnumSource(Leave.class)
   void aClientLeavingWhileTheUpstreamHasNotAnsweredCancelsTheUpstreamCall(Leave leave) throws Exception {
     String id = id("leave-before-any-answer");
-    SseClient client = open("/patient", upstream.url(id, Script.noResponse().then(Ending.STALL)), Mode.SPLIT);
     // The proxy starts the stream itself after a heartbeat interval without an answer.
-    assertThat(client.readUntil(c -> new String(c.bodySoFar(), UTF_8).contains("keep-alive"), WAIT)).isTrue();
+    Duration cancel = leaveAfter("keep-alive", leave, id, Script.noResponse().then(Ending.STALL), Mode.SPLIT);
+
+    assertThat(cancel).as("from the client leaving to the upstream call's end")
+        .isLessThanOrEqualTo(HEARTBEAT.plus(Duration.ofSeconds(1)).plus(CANCEL_BOUND));
+  }
+
+  /**
+   * Opens a stream on /patient, leaves once {@code marker} has arrived, and returns how long the upstream call
+   * outlived the client.
+   */
+  private Duration leaveAfter(String marker, Leave leave, String id, Script script, Mode mode) throws Exception {
+    SseClient client = open("/patient", upstream.url(id, script), mode);
+    assertThat(client.readUntil(c -> new String(c.bodySoFar(), UTF_8).contains(marker), WAIT)).isTrue();
 
     long left = System.nanoTime();
     leave.apply(client);
     long closed = upstream.exchange(id, WAIT).awaitPeerClosed(WAIT);
-
-    assertThat(Duration.ofNanos(closed - left)).as("from the client leaving to the upstream call's end")
-        .isLessThanOrEqualTo(HEARTBEAT.plus(Duration.ofSeconds(1)).plus(CANCEL_BOUND));
+    return Duration.ofNanos(closed - left);
   }
 
   @ParameterizedTest
