@@ -85,6 +85,7 @@ public final class ChatCompletionProxy implements AutoCloseable {
   private final AccessKeys accessKeys;
   private final OkHttpClient client;
   private final ExecutorService upstreamThreads;
+  private final GuardedSocketFactory sockets;
   private final ScheduledExecutorService timer;
   private final ObjectMapper mapper;
   private final Set<Exchange> active = ConcurrentHashMap.newKeySet();
@@ -108,6 +109,7 @@ public final class ChatCompletionProxy implements AutoCloseable {
         .build();
 
     this.upstreamThreads = UpstreamThreads.create(b.virtualThreads);
+    this.sockets = new GuardedSocketFactory(targetPolicy);
     Dispatcher dispatcher = new Dispatcher(upstreamThreads);
     // OkHttp's defaults (64 calls, 5 per host) would make the sixth concurrent stream to one provider wait silently.
     dispatcher.setMaxRequests(b.maxConcurrentRequests);
@@ -127,7 +129,7 @@ public final class ChatCompletionProxy implements AutoCloseable {
         .readTimeout(Duration.ZERO)
         .writeTimeout(Duration.ZERO)
         .callTimeout(Duration.ZERO)
-        .socketFactory(new GuardedSocketFactory(targetPolicy))
+        .socketFactory(sockets)
         .dns(targetPolicy.allowPrivateNetworks() ? b.dns : new PolicyDns(targetPolicy, b.dns));
     if (!b.trustedCertificates.isEmpty()) {
       // Hostname verification stays OkHttp's default; the private CAs are trusted in addition to the platform's.
@@ -346,6 +348,10 @@ public final class ChatCompletionProxy implements AutoCloseable {
 
   ObjectMapper mapper() {
     return mapper;
+  }
+
+  GuardedSocketFactory sockets() {
+    return sockets;
   }
 
   ExecutorService upstreamThreads() {

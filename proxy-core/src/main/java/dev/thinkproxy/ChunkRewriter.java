@@ -43,8 +43,12 @@ final class ChunkRewriter {
   private final JsonNodeFactory nodes = JsonNodeFactory.instance;
   private final ChunkScanner scanner;
   private final ObjectWriter writer;
-  /** The last chunk seen while text is held; its envelope goes on the events that release it. */
-  private ObjectNode lastChunk;
+  /**
+   * The last chunk seen while text is held; its envelope goes on the events that release it. Parsed only when
+   * such an event is made, which is rare: text is held for a few tokens at a time, and usually released by an
+   * upstream event that carries the envelope itself.
+   */
+  private ChunkScanner.Chunk lastChunk;
 
   /** State of one choice index. */
   private final class Choice {
@@ -239,7 +243,7 @@ final class ChunkRewriter {
         c.putNull("finish_reason");
         ArrayNode arr = nodes.arrayNode();
         arr.add(c);
-        out.add(serialise(envelope(lastChunk == null ? nodes.objectNode() : lastChunk, arr)));
+        out.add(serialise(envelope(lastChunk == null ? nodes.objectNode() : lastChunk.tree(), arr)));
       }
     }
     return out;
@@ -254,14 +258,14 @@ final class ChunkRewriter {
   }
 
   /**
-   * Keeps the tree of the last chunk while some choice holds text back, for the envelope of the events
-   * {@link #flushAll()} makes up; while nothing is held no tree is needed.
+   * Keeps the last chunk while some choice holds text back, for the envelope of the events {@link #flushAll()}
+   * makes up; while nothing is held nothing is kept.
    */
   private void rememberEnvelope(ChunkScanner.Chunk chunk) {
     lastChunk = null;
     for (Choice choice : choices.values()) {
       if (!choice.finished && (choice.wrapOpen || (choice.processor != null && choice.processor.holdsText()))) {
-        lastChunk = chunk.tree();
+        lastChunk = chunk.detached();
         return;
       }
     }

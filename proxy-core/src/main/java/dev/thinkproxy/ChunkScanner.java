@@ -675,6 +675,16 @@ final class ChunkScanner {
       return length;
     }
 
+    /**
+     * This payload, still to be parsed on first use, but over a copy of its bytes: for keeping beyond the event,
+     * whose buffer the caller reuses. Its scan results are not kept.
+     */
+    Chunk detached() {
+      Chunk copy = new Chunk(Arrays.copyOfRange(bytes, offset, offset + length), 0, length);
+      copy.tree = tree;
+      return copy;
+    }
+
     /** The payload as a tree, parsed on first use. */
     ObjectNode tree() {
       if (tree == null) {

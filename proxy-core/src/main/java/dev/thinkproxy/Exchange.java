@@ -25,6 +25,7 @@ import javax.net.ssl.SSLException;
 import okhttp3.Call;
 import okhttp3.Callback;
 import okhttp3.MediaType;
+import okhttp3.Protocol;
 import okhttp3.Response;
 import okhttp3.ResponseBody;
 import okio.Buffer;
@@ -44,7 +45,8 @@ import org.slf4j.LoggerFactory;
  */
 final class Exchange implements ProxyCall, Callback {
   private static final Logger log = LoggerFactory.getLogger(Exchange.class);
-  private static final int READ_SIZE = 16 * 1024;
+  /** okio hands over at most one segment, 8 KiB, per read. */
+  private static final int READ_SIZE = 8 * 1024;
   private static final byte[] HEARTBEAT = ": keep-alive\n\n".getBytes(StandardCharsets.US_ASCII);
   private static final List<Map.Entry<String, String>> EARLY_STREAM_HEADERS = List.of(
       new SimpleImmutableEntry<>("Content-Type", "text/event-stream"),
@@ -88,6 +90,13 @@ final class Exchange implements ProxyCall, Callback {
   private volatile boolean started;
   /** The proxy started the client's event stream itself, before the upstream answered; guarded by {@link #sinkLock}. */
   private boolean startedEarly;
+  /** Bytes were written to the sink and not flushed yet; guarded by {@link #sinkLock}. */
+  private boolean unflushed;
+  /**
+   * Writes are flushed only when the upstream socket has nothing more to read (see {@link #relayWith}), not after
+   * every read; set on the upstream thread before the body is relayed.
+   */
+  private boolean flushWhenWaiting;
 
   Exchange(ChatCompletionProxy proxy, ResponseSink sink, Plan plan, String target) {
     this.proxy = proxy;
@@ -194,6 +203,7 @@ final class Exchange implements ProxyCall, Callback {
           return;
         }
         sink.write(HEARTBEAT, 0, HEARTBEAT.length);
+        unflushed = false;
         sink.flush();
         lastWriteNanos = now;
         quietBeats++;
@@ -228,14 +238,14 @@ final class Exchange implements ProxyCall, Callback {
       boolean success = response.isSuccessful();
       boolean rewrite = success && plan.rewritable() && plan.mode() != ThinkMode.OFF;
       if (success && subtype.equals("text/event-stream")) {
-        relayEvents(response, body.source(), rewrite);
+        relayWith(response, () -> relayEvents(response, body.source(), rewrite));
       } else if (isStartedEarly()) {
         heartbeats = false;
         fail(lateAnswer(response, body.source()));
       } else if (rewrite && (subtype.equals("application/json") || subtype.endsWith("+json"))) {
         relayJson(response, body.source());
       } else {
-        relayBytes(response, body.source(), null);
+        relayWith(response, () -> relayBytes(response, body.source(), null));
       }
     } catch (ClientGone e) {
       log.debug("client went away during the response from {}", target);
@@ -251,13 +261,64 @@ final class Exchange implements ProxyCall, Callback {
     }
   }
 
+  /** A way of relaying a response body. */
+  private interface Relay {
+    void run() throws ClientGone;
+  }
+
+  /**
+   * Runs a relay that flushes the client's stream when the upstream makes it wait rather than after every read.
+   * Over HTTP/1.1 this thread reads the upstream socket itself, and OkHttp returns a chunked body one chunk per
+   * read even when many have arrived, so a flush per read would cost a write to the client's socket per upstream
+   * chunk. Instead, the socket flushes what was written just before a read that would wait for the network: the
+   * client gets every byte as soon as the proxy has nothing more to do, and a burst of chunks that arrived together
+   * goes out in one write. Over HTTP/2 another thread reads the socket, and a read already returns everything that
+   * has arrived, so a flush per read is the same thing.
+   */
+  private void relayWith(Response response, Relay relay) throws ClientGone {
+    flushWhenWaiting = response.protocol() == Protocol.HTTP_1_1 || response.protocol() == Protocol.HTTP_1_0;
+    if (!flushWhenWaiting) {
+      relay.run();
+      return;
+    }
+    proxy.sockets().beforeWaiting(this::flushBeforeWaiting);
+    try {
+      relay.run();
+    } finally {
+      proxy.sockets().stopWaitingHook();
+    }
+  }
+
+  /** Called inside a read of the upstream socket that is about to wait. */
+  private void flushBeforeWaiting() {
+    sinkLock.lock();
+    try {
+      if (unflushed && !done.get()) {
+        unflushed = false;
+        sink.flush();
+      }
+    } catch (IOException e) {
+      // The read under way fails once the call is cancelled, and the relay then ends the exchange.
+      log.debug("client went away during the response from {}", target);
+      cancel();
+    } finally {
+      sinkLock.unlock();
+    }
+  }
+
+  /** Whether the client's stream should be flushed after a read from the upstream. */
+  private boolean flushAfterRead(BufferedSource source) {
+    return !flushWhenWaiting && source.getBuffer().size() == 0;
+  }
+
   private void relayEvents(Response response, BufferedSource source, boolean rewrite) throws ClientGone {
     start(response.code(), withStreamingHeaders(HeaderRules.toClient(response.headers(), true)));
     ChunkRewriter chunks = rewrite
         ? new ChunkRewriter(proxy.thinkOptions(), plan.mode(), plan.implicitOpen(), proxy.mapper())
         : null;
     SseRewriter events = new SseRewriter(chunks, proxy.mapper(), proxy.maxResponseBufferBytes());
-    ByteArrayOutputStream out = new ByteArrayOutputStream(READ_SIZE);
+    // Grows to what one read makes of its bytes; a slow stream's events stay well under its first size.
+    Output out = new Output(1024);
     byte[] buffer = new byte[READ_SIZE];
     heartbeats = true;
     try {
@@ -267,7 +328,7 @@ final class Exchange implements ProxyCall, Callback {
           break;
         }
         events.feed(buffer, 0, n, out);
-        write(out, source.getBuffer().size() == 0);
+        write(out, flushAfterRead(source));
       }
       heartbeats = false;
       events.finish(out);
@@ -389,7 +450,7 @@ final class Exchange implements ProxyCall, Callback {
         if (n == -1) {
           break;
         }
-        write(buffer, n, source.getBuffer().size() == 0);
+        write(buffer, n, flushAfterRead(source));
       }
       flush();
       complete();
@@ -536,9 +597,9 @@ final class Exchange implements ProxyCall, Callback {
     }
   }
 
-  private void write(ByteArrayOutputStream out, boolean flush) throws ClientGone {
+  private void write(Output out, boolean flush) throws ClientGone {
     if (out.size() > 0) {
-      write(out.toByteArray(), out.size(), flush);
+      write(out.bytes(), out.size(), flush);
       out.reset();
     } else if (flush) {
       flush();
@@ -549,6 +610,7 @@ final class Exchange implements ProxyCall, Callback {
     sinkLock.lock();
     try {
       sink.write(bytes, 0, length);
+      unflushed = !flush;
       if (flush) {
         sink.flush();
       }
@@ -564,6 +626,7 @@ final class Exchange implements ProxyCall, Callback {
   private void flush() throws ClientGone {
     sinkLock.lock();
     try {
+      unflushed = false;
       sink.flush();
     } catch (IOException e) {
       throw new ClientGone(e);
@@ -593,6 +656,17 @@ final class Exchange implements ProxyCall, Callback {
         sinkLock.unlock();
         proxy.finished(this);
       }
+    }
+  }
+
+  /** What the client gets from one read, handed to the sink without a copy. */
+  private static final class Output extends ByteArrayOutputStream {
+    Output(int size) {
+      super(size);
+    }
+
+    byte[] bytes() {
+      return buf;
     }
   }
 

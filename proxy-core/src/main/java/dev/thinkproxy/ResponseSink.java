@@ -25,10 +25,17 @@ public interface ResponseSink {
    */
   void start(int status, List<Map.Entry<String, String>> headers) throws IOException;
 
-  /** Body bytes, in order. For an event stream, each call holds whole events. */
+  /**
+   * Body bytes, in order. For an event stream, each call holds whole events. The proxy reuses the array once
+   * the call returns: a sink that keeps bytes for later keeps a copy.
+   */
   void write(byte[] bytes, int offset, int length) throws IOException;
 
-  /** Sends everything written so far to the client now. */
+  /**
+   * Sends everything written so far to the client now. The proxy calls it whenever it has nothing more to write
+   * at the moment (the upstream has not sent more yet), not after every write: a sink may hold written bytes
+   * until then, and several events that arrived together then go out in one write.
+   */
   void flush() throws IOException;
 
   /** The response ended normally (possibly with an error event as its last bytes). */

@@ -63,6 +63,13 @@ public final class ThinkTagProcessor {
   private final String[] opens;
   private final String[] closes;
   private final int longestTag;
+  /**
+   * Bit {@code c} is set when the ASCII character {@code c} can begin a tag, as {@link String#regionMatches(boolean,
+   * int, String, int, int)} compares it: most text has no tag start at most positions, and a table lookup rules
+   * them out before any comparison. Characters from 128 up are always compared.
+   */
+  private final long tagStartsLow;
+  private final long tagStartsHigh;
   private final boolean anywhere;
   private final boolean trim;
 
@@ -90,6 +97,19 @@ public final class ThinkTagProcessor {
       longest = Math.max(longest, Math.max(t.open().length(), t.close().length()));
     }
     this.longestTag = longest;
+    long low = 0;
+    long high = 0;
+    for (char c = 0; c < 128; c++) {
+      if (beginsATag(c)) {
+        if (c < 64) {
+          low |= 1L << c;
+        } else {
+          high |= 1L << (c - 64);
+        }
+      }
+    }
+    this.tagStartsLow = low;
+    this.tagStartsHigh = high;
     this.anywhere = b.anywhere;
     this.trim = !b.keepWhitespace;
     if (b.implicitOpen) {
@@ -283,6 +303,12 @@ public final class ThinkTagProcessor {
 
       // Content has started: opening tags are literal. Track literal pairs (which may span pieces, hence the
       // tail of earlier content) so that the closing tag of a literal pair stays literal too.
+      if (noTagBegins(contentTail, 0) && noTagBegins(buf, i)) {
+        // The usual piece of an answer: nothing in it can be or become a tag.
+        emitContent(buf.substring(i));
+        held = "";
+        return;
+      }
       String s = contentTail + buf.substring(i);
       int offset = contentTail.length() - i; // position in s of buf index x is x + offset
       int[] hit = findFirstSpanning(s, contentTail.length());
@@ -365,7 +391,7 @@ public final class ThinkTagProcessor {
     int n = buf.length();
     for (int p = from; p < n; p++) {
       if (block >= 0) {
-        if (buf.regionMatches(true, p, closes[block], 0, closes[block].length())) {
+        if (mayBeginTag(buf, p) && buf.regionMatches(true, p, closes[block], 0, closes[block].length())) {
           return new int[] {p, closes[block].length()};
         }
       } else {
@@ -410,7 +436,40 @@ public final class ThinkTagProcessor {
     return null;
   }
 
-  private static int matchAt(String[] tags, String s, int p) {
+  private boolean beginsATag(char c) {
+    String one = String.valueOf(c);
+    for (String[] tags : new String[][] {opens, closes}) {
+      for (String tag : tags) {
+        if (one.regionMatches(true, 0, tag, 0, 1)) {
+          return true;
+        }
+      }
+    }
+    return false;
+  }
+
+  private boolean noTagBegins(String s, int from) {
+    for (int p = from; p < s.length(); p++) {
+      if (mayBeginTag(s, p)) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /** False only where no tag can begin at {@code s[p]}. */
+  private boolean mayBeginTag(String s, int p) {
+    char c = s.charAt(p);
+    if (c >= 128) {
+      return true;
+    }
+    return ((c < 64 ? tagStartsLow >>> c : tagStartsHigh >>> (c - 64)) & 1) != 0;
+  }
+
+  private int matchAt(String[] tags, String s, int p) {
+    if (p >= s.length() || !mayBeginTag(s, p)) {
+      return -1;
+    }
     for (int t = 0; t < tags.length; t++) {
       if (s.regionMatches(true, p, tags[t], 0, tags[t].length())) {
         return t;
@@ -420,9 +479,9 @@ public final class ThinkTagProcessor {
   }
 
   /** Whether {@code s[from..]} is non-empty and a strict prefix of one of the tags. */
-  private static boolean isStrictPrefix(String[] tags, String s, int from) {
+  private boolean isStrictPrefix(String[] tags, String s, int from) {
     int len = s.length() - from;
-    if (len <= 0) {
+    if (len <= 0 || !mayBeginTag(s, from)) {
       return false;
     }
     for (String tag : tags) {

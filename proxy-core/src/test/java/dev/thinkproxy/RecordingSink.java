@@ -35,7 +35,7 @@ class RecordingSink implements ResponseSink {
   }
 
   @Override
-  public void flush() {}
+  public void flush() throws IOException {}
 
   @Override
   public void complete() {

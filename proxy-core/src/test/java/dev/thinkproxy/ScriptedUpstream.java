@@ -48,6 +48,21 @@ final class ScriptedUpstream implements AutoCloseable {
     return server.getLocalPort();
   }
 
+  /** A proxy builder whose target policy allows this upstream and nothing else. */
+  ChatCompletionProxy.Builder proxyBuilder() {
+    return ChatCompletionProxy.builder()
+        .targetPolicy(TargetPolicy.builder().allowHost("127.0.0.1:" + port()).build());
+  }
+
+  /** A streaming chat completion request for this upstream, in the proxy's path form. */
+  ProxyRequest streamingChatRequest() {
+    return ProxyRequest.builder()
+        .targetPath("/http://127.0.0.1:" + port() + "/v1/chat/completions")
+        .addHeader("Content-Type", "application/json")
+        .body("{\"model\":\"m\",\"stream\":true}".getBytes(UTF_8))
+        .build();
+  }
+
   private void serve(Socket socket, Script script) {
     try (socket) {
       InputStream in = socket.getInputStream();

@@ -408,17 +408,11 @@ class StreamReliabilityTest {
   }
 
   private ChatCompletionProxy proxy(Configure configure) {
-    return configure.apply(ChatCompletionProxy.builder()
-        .targetPolicy(TargetPolicy.builder().allowHost("127.0.0.1:" + upstream.port()).build()))
-        .build();
+    return configure.apply(upstream.proxyBuilder()).build();
   }
 
   private ProxyRequest chatRequest() {
-    return ProxyRequest.builder()
-        .targetPath("/http://127.0.0.1:" + upstream.port() + "/v1/chat/completions")
-        .addHeader("Content-Type", "application/json")
-        .body("{\"model\":\"m\",\"stream\":true}".getBytes(UTF_8))
-        .build();
+    return upstream.streamingChatRequest();
   }
 
   private static String event(String json) {

@@ -33,7 +33,7 @@ public final class PerfRun {
         --scenarios LIST       which of S1,S2,S3 to run, in that order (default S1,S2,S3)
         --reps N               repetitions of every cell, interleaved (default 3)
         --cell DURATION        closed-loop time of an S1 or S2 cell (default 10s; --quick 3s)
-        --warmup DURATION      warm-up of each target before the first cell (default 10s; --quick 3s)
+        --warmup DURATION      warm-up of each target before the first cell (default 30s; --quick 3s)
         --s1-concurrency LIST  the S1 cells' concurrencies (default 1,50)
         --s2-concurrency N     S2 concurrency (default 64)
         --s2-chunks N          content chunks per S2 stream (default 2000)
@@ -110,7 +110,7 @@ public final class PerfRun {
     if (reps < 1) {
       throw new IllegalArgumentException("--reps must be at least 1");
     }
-    warmup = a.duration("--warmup", Duration.ofSeconds(quick ? 3 : 10));
+    warmup = a.duration("--warmup", Duration.ofSeconds(quick ? 3 : 30));
     scenarios = scenarios(a, quick);
   }
 

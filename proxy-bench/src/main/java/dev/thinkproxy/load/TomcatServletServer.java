@@ -14,9 +14,10 @@ import org.apache.catalina.startup.Tomcat;
  * thinkproxy's servlet as an application that embeds it would run it, for {@link PerfRun}: an embedded Tomcat 10.1
  * with {@link ChatCompletionProxyServlet} at {@code /proxy/*} and {@code GET /healthz}, the proxy built with
  * private networks allowed (the mock upstream is on 127.0.0.1) and every other setting at its default. The
- * connector keeps Tomcat's defaults (threads, connections, accept queue, timeouts) except what the URL form
- * {@code /proxy/https://host/...} needs, as in the standalone server: percent-encoded slashes passed through and
- * the relaxed path and query characters. Listens on 127.0.0.1.
+ * connector keeps Tomcat's defaults (threads, accept queue, timeouts) except what the URL form
+ * {@code /proxy/https://host/...} needs, as in the standalone server (percent-encoded slashes passed through and
+ * the relaxed path and query characters), and {@code maxConnections}, raised from 8,192 to 20,000 so that S3 can
+ * hold 10,000 streams, as it is for Jetty. Listens on 127.0.0.1.
  *
  * <pre>java -cp proxy-bench/target/benchmarks.jar dev.thinkproxy.load.TomcatServletServer --port 8082</pre>
  */
@@ -45,6 +46,9 @@ public final class TomcatServletServer {
     connector.setEncodedSolidusHandling("passthrough");
     connector.setProperty("relaxedPathChars", "[]|");
     connector.setProperty("relaxedQueryChars", "[]|{}^\\`\"<>");
+    // Tomcat's default of 8,192 connections would leave part of S3's 10,000 streams in the accept queue; Jetty's
+    // client limits are raised for the same reason.
+    connector.setProperty("maxConnections", "20000");
     tomcat.setConnector(connector);
 
     Context context = tomcat.addContext("", baseDir.toString());

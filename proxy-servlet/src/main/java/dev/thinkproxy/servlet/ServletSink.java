@@ -92,8 +92,9 @@ final class ServletSink implements ResponseSink, WriteListener {
       ensureOpen();
       try {
         if (queue.isEmpty() && out.isReady()) {
-          // The container copies what it cannot send at once and reports not ready until it has.
-          out.write(bytes, offset, length);
+          // A copy: the proxy reuses its array when this call returns, and a container may keep the array it was
+          // given until the bytes are sent (Jetty does for a write larger than its buffer).
+          out.write(Arrays.copyOfRange(bytes, offset, offset + length));
         } else {
           queue.add(Arrays.copyOfRange(bytes, offset, offset + length));
           queued += length;
