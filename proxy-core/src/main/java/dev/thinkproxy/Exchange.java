@@ -391,7 +391,7 @@ final class Exchange implements ProxyCall, Callback {
     complete();
   }
 
-  /** Relays the body unchanged, after {@code prefix} (bytes of it already read), if any. */
+  /** Whether the proxy started the client's event stream before the upstream answered. */
   private boolean isStartedEarly() {
     sinkLock.lock();
     try {
@@ -435,6 +435,7 @@ final class Exchange implements ProxyCall, Callback {
         "the upstream answered after the event stream had started: " + message);
   }
 
+  /** Relays the body unchanged, after {@code prefix} (bytes of it already read), if any. */
   private void relayBytes(Response response, BufferedSource source, Buffer prefix) throws ClientGone {
     start(response.code(), HeaderRules.toClient(response.headers(), false));
     byte[] buffer = new byte[READ_SIZE];

@@ -91,12 +91,13 @@ final class ServletSink implements ResponseSink, WriteListener {
     try {
       ensureOpen();
       try {
+        // A copy: the proxy reuses its array when this call returns, and a container may keep the array it was
+        // given until the bytes are sent (Jetty does for a write larger than its buffer).
+        byte[] copy = Arrays.copyOfRange(bytes, offset, offset + length);
         if (queue.isEmpty() && out.isReady()) {
-          // A copy: the proxy reuses its array when this call returns, and a container may keep the array it was
-          // given until the bytes are sent (Jetty does for a write larger than its buffer).
-          out.write(Arrays.copyOfRange(bytes, offset, offset + length));
+          out.write(copy);
         } else {
-          queue.add(Arrays.copyOfRange(bytes, offset, offset + length));
+          queue.add(copy);
           queued += length;
           drain();
         }
