@@ -10,6 +10,7 @@ import java.io.IOException;
 import java.net.Proxy;
 import java.security.cert.X509Certificate;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
 import java.util.Locale;
@@ -83,6 +84,7 @@ public final class ChatCompletionProxy implements AutoCloseable {
   private final long maxResponseBufferBytes;
   private final int maxConcurrentRequests;
   private final AccessKeys accessKeys;
+  private final ProxyListener listener;
   private final OkHttpClient client;
   private final ExecutorService upstreamThreads;
   private final GuardedSocketFactory sockets;
@@ -103,6 +105,8 @@ public final class ChatCompletionProxy implements AutoCloseable {
     this.maxResponseBufferBytes = b.maxResponseBufferBytes;
     this.maxConcurrentRequests = b.maxConcurrentRequests;
     this.accessKeys = new AccessKeys(b.accessKeys, b.accessKeyHeader);
+    // Always the composite, even for one listener: it keeps a throwing listener from breaking an exchange.
+    this.listener = b.listeners.isEmpty() ? ProxyListener.NONE : new CompositeListener(List.copyOf(b.listeners));
     this.mapper = JsonMapper.builder()
         .nodeFactory(JsonNodeFactory.withExactBigDecimals(true))
         .enable(DeserializationFeature.USE_BIG_DECIMAL_FOR_FLOATS)
@@ -469,8 +473,18 @@ public final class ChatCompletionProxy implements AutoCloseable {
     private String accessKeyHeader = DEFAULT_KEY_HEADER;
     private List<X509Certificate> trustedCertificates = List.of();
     private Dns dns = Dns.SYSTEM;
+    private final List<ProxyListener> listeners = new ArrayList<>();
 
     private Builder() {}
+
+    /**
+     * Adds a listener that hears every exchange's events (access logs, metrics); listeners are called in the order
+     * added. Default: none.
+     */
+    public Builder addListener(ProxyListener listener) {
+      listeners.add(Objects.requireNonNull(listener, "listener"));
+      return this;
+    }
 
     /** Which upstreams are allowed. Default: {@link TargetPolicy#defaults()}, public hosts only. */
     public Builder targetPolicy(TargetPolicy policy) {

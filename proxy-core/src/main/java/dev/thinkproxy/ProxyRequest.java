@@ -20,6 +20,7 @@ public final class ProxyRequest {
   private final String query;
   private final List<Map.Entry<String, String>> headers;
   private final byte[] body;
+  private final String clientAddress;
 
   private ProxyRequest(Builder b) {
     this.method = b.method;
@@ -27,6 +28,7 @@ public final class ProxyRequest {
     this.query = b.query;
     this.headers = List.copyOf(b.headers);
     this.body = b.body;
+    this.clientAddress = b.clientAddress;
   }
 
   /** A builder; the method defaults to {@code POST}. */
@@ -47,6 +49,11 @@ public final class ProxyRequest {
   /** The raw query string without {@code ?}, or null. */
   public String query() {
     return query;
+  }
+
+  /** The client's address, for {@link ProxyListener}s and access logs; null when the embedder did not set it. */
+  public String clientAddress() {
+    return clientAddress;
   }
 
   /** The client's headers in the order received; names as sent. */
@@ -81,6 +88,7 @@ public final class ProxyRequest {
     private String query;
     private final List<Map.Entry<String, String>> headers = new ArrayList<>();
     private byte[] body = new byte[0];
+    private String clientAddress;
 
     private Builder() {}
 
@@ -111,6 +119,12 @@ public final class ProxyRequest {
     /** The body bytes, forwarded byte for byte. The array is not copied; do not modify it afterwards. */
     public Builder body(byte[] body) {
       this.body = Objects.requireNonNull(body, "body");
+      return this;
+    }
+
+    /** The client's address (e.g. {@code getRemoteAddr()}), reported to listeners; optional. */
+    public Builder clientAddress(String address) {
+      this.clientAddress = address;
       return this;
     }
 
