@@ -204,7 +204,8 @@ public final class ChatCompletionProxy implements AutoCloseable {
       }
       ThinkMode mode = modeFor(request);
       boolean implicitOpen = implicitOpenFor(request);
-      boolean rewritable = url.encodedPath().endsWith("/chat/completions");
+      Endpoint endpoint = Endpoint.of(url.encodedPath());
+      boolean rewritable = endpoint.parsed();
       String method = request.method();
       byte[] bytes = request.body();
       if (rewritable && thinkOptions.liftRequestReasoning() && bytes.length > 0) {
@@ -217,7 +218,7 @@ public final class ChatCompletionProxy implements AutoCloseable {
           .method(method, body)
           .build();
       boolean eventStream = rewritable && body != null && topLevelField(request.body(), "stream") == JsonToken.VALUE_TRUE;
-      exchange = new Exchange(this, sink, new Exchange.Plan(mode, implicitOpen, rewritable, eventStream), url.host());
+      exchange = new Exchange(this, sink, new Exchange.Plan(mode, implicitOpen, endpoint, eventStream), url.host());
     } catch (ProxyException e) {
       // Neither the path nor the query: they may carry credentials (userinfo, ?key=).
       log.debug("refused a {} request: {} {}", request.method(), e.status(), e.code());

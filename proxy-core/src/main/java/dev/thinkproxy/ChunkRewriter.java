@@ -87,6 +87,11 @@ final class ChunkRewriter {
   private record Plan(List<Piece> pieces, boolean extrasOnLast, int events) {}
 
   ChunkRewriter(ThinkOptions options, ThinkMode mode, boolean implicitOpen, ObjectMapper mapper) {
+    this(options, mode, implicitOpen, mapper, Endpoint.CHAT_COMPLETIONS, ResponseObserver.NONE);
+  }
+
+  ChunkRewriter(ThinkOptions options, ThinkMode mode, boolean implicitOpen, ObjectMapper mapper, Endpoint endpoint,
+      ResponseObserver observer) {
     this.options = options;
     this.mode = mode;
     this.implicitOpen = implicitOpen;

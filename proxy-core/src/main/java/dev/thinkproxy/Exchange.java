@@ -43,7 +43,7 @@ import org.slf4j.LoggerFactory;
  * failure is reported as the timeout), and sends heartbeats during silence. Sink calls are serialised by
  * {@link #sinkLock}, so a heartbeat never lands inside an event or overlaps a write.
  */
-final class Exchange implements ProxyCall, Callback {
+final class Exchange implements ProxyCall, Callback, ResponseObserver {
   private static final Logger log = LoggerFactory.getLogger(Exchange.class);
   /** okio hands over at most one segment, 8 KiB, per read. */
   private static final int READ_SIZE = 8 * 1024;
@@ -61,7 +61,7 @@ final class Exchange implements ProxyCall, Callback {
    * @param eventStream the client asked for an event stream ({@code "stream": true}), so the proxy may start one
    *     itself while the upstream has not answered yet
    */
-  record Plan(ThinkMode mode, boolean implicitOpen, boolean rewritable, boolean eventStream) {}
+  record Plan(ThinkMode mode, boolean implicitOpen, Endpoint endpoint, boolean eventStream) {}
 
   /** Which of the exchange's own timeouts ran out. */
   enum Timeout { FIRST_BYTE, IDLE, TOTAL }
@@ -236,7 +236,7 @@ final class Exchange implements ProxyCall, Callback {
       MediaType type = body.contentType();
       String subtype = type == null ? "" : (type.type() + "/" + type.subtype()).toLowerCase(Locale.ROOT);
       boolean success = response.isSuccessful();
-      boolean rewrite = success && plan.rewritable() && plan.mode() != ThinkMode.OFF;
+      boolean rewrite = success && plan.endpoint().parsed() && plan.mode() != ThinkMode.OFF;
       if (success && subtype.equals("text/event-stream")) {
         relayWith(response, () -> relayEvents(response, body.source(), rewrite));
       } else if (isStartedEarly()) {
@@ -314,7 +314,7 @@ final class Exchange implements ProxyCall, Callback {
   private void relayEvents(Response response, BufferedSource source, boolean rewrite) throws ClientGone {
     start(response.code(), withStreamingHeaders(HeaderRules.toClient(response.headers(), true)));
     ChunkRewriter chunks = rewrite
-        ? new ChunkRewriter(proxy.thinkOptions(), plan.mode(), plan.implicitOpen(), proxy.mapper())
+        ? new ChunkRewriter(proxy.thinkOptions(), plan.mode(), plan.implicitOpen(), proxy.mapper(), plan.endpoint(), this)
         : null;
     SseRewriter events = new SseRewriter(chunks, proxy.mapper(), proxy.maxResponseBufferBytes());
     // Grows to what one read makes of its bytes; a slow stream's events stay well under its first size.
@@ -378,7 +378,8 @@ final class Exchange implements ProxyCall, Callback {
     try {
       JsonNode node = proxy.mapper().readTree(bytes);
       if (node instanceof ObjectNode
-          && JsonRewriter.rewrite((ObjectNode) node, proxy.thinkOptions(), plan.mode(), plan.implicitOpen())) {
+          && JsonRewriter.rewrite((ObjectNode) node, proxy.thinkOptions(), plan.mode(), plan.implicitOpen(),
+              plan.endpoint(), this)) {
         bytes = proxy.mapper().writeValueAsBytes(node);
       }
     } catch (IOException e) {

@@ -18,6 +18,11 @@ final class JsonRewriter {
 
   /** Rewrites the body in place; returns false when nothing changed, so the original bytes can be sent. */
   static boolean rewrite(ObjectNode body, ThinkOptions options, ThinkMode mode, boolean implicitOpen) {
+    return rewrite(body, options, mode, implicitOpen, Endpoint.CHAT_COMPLETIONS, ResponseObserver.NONE);
+  }
+
+  static boolean rewrite(ObjectNode body, ThinkOptions options, ThinkMode mode, boolean implicitOpen,
+      Endpoint endpoint, ResponseObserver observer) {
     JsonNode choices = body.get("choices");
     if (!(choices instanceof ArrayNode)) {
       return false;
