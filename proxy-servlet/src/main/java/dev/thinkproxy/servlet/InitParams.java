@@ -1,5 +1,6 @@
 package dev.thinkproxy.servlet;
 
+import dev.thinkproxy.AccessLogListener;
 import dev.thinkproxy.ChatCompletionProxy;
 import dev.thinkproxy.TargetPolicy;
 import dev.thinkproxy.ThinkMode;
@@ -51,6 +52,7 @@ import java.util.regex.Pattern;
  *   <tr><td>{@value #PROXY_KEY_FILE}</td><td>file with one proxy access key per line ({@code #} comments)</td><td>none</td></tr>
  *   <tr><td>{@value #PROXY_KEY_HEADER}</td><td>header carrying the proxy key</td><td>X-Thinkproxy-Key</td></tr>
  *   <tr><td>{@value #CA_FILE}</td><td>comma-separated PEM files of CA certificates trusted for upstream TLS in addition to the platform's</td><td>none</td></tr>
+ *   <tr><td>{@value #ACCESS_LOG}</td><td>true/false: one line per exchange at INFO on the logger {@code dev.thinkproxy.access} ({@link AccessLogListener})</td><td>false</td></tr>
  * </table>
  */
 public final class InitParams {
@@ -98,12 +100,15 @@ public final class InitParams {
   public static final String PROXY_KEY_HEADER = "proxy-key-header";
   /** PEM files of extra trusted CA certificates. */
   public static final String CA_FILE = "ca-file";
+  /** Log one line per exchange. */
+  public static final String ACCESS_LOG = "access-log";
 
   /** Every name this class reads. */
   public static final List<String> NAMES = List.of(
       ALLOW_PRIVATE_NETWORKS, ALLOW_HOST, THINK_MODE, REASONING_FIELD, THINK_TAGS, THINK_ANYWHERE,
       THINK_KEEP_WHITESPACE, IMPLICIT_OPEN_MODELS, LIFT_REQUEST_REASONING, IDLE_TIMEOUT, FIRST_BYTE_TIMEOUT,
-      TOTAL_TIMEOUT, CONNECT_TIMEOUT, HEARTBEAT_INTERVAL, MAX_BODY_BYTES, MAX_RESPONSE_BUFFER_BYTES, MAX_CONCURRENT_REQUESTS, PROXY_KEY, PROXY_KEY_FILE, PROXY_KEY_HEADER, CA_FILE);
+      TOTAL_TIMEOUT, CONNECT_TIMEOUT, HEARTBEAT_INTERVAL, MAX_BODY_BYTES, MAX_RESPONSE_BUFFER_BYTES, MAX_CONCURRENT_REQUESTS, PROXY_KEY, PROXY_KEY_FILE, PROXY_KEY_HEADER, CA_FILE,
+      ACCESS_LOG);
 
   private static final Pattern DURATION = Pattern.compile("(\\d+)\\s*(ms|s|m|h)?");
 
@@ -199,6 +204,9 @@ public final class InitParams {
         certificates.addAll(readCertificates(file));
       }
       proxy.trustedCertificates(certificates);
+    }
+    if ((v = get(settings, ACCESS_LOG)) != null && parseBoolean(ACCESS_LOG, v)) {
+      proxy.addListener(new AccessLogListener());
     }
     return proxy.targetPolicy(policy.build()).thinkOptions(think.build());
   }
