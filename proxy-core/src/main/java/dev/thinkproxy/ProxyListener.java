@@ -36,7 +36,7 @@ public interface ProxyListener {
   /** A connection to the upstream is ready (new or from the pool) and the request is about to be sent. */
   default void upstreamConnected(ExchangeInfo exchange) {}
 
-  /** The upstream's response headers arrived; {@link ExchangeInfo#status()} is set. */
+  /** The upstream's response headers arrived. */
   default void firstByte(ExchangeInfo exchange) {}
 
   /**
