@@ -52,10 +52,12 @@ import org.slf4j.LoggerFactory;
  * }</pre>
  *
  * <p>For each request, in this order: the upstream URL is resolved from the path ({@code https://host},
- * {@code https:/host} or percent-encoded, with port, path prefix and query), checked against the
- * {@link TargetPolicy}, and called with the client's credentials and the body byte for byte; the answer is
- * relayed by type: an event stream event by event as it arrives, a JSON chat completion rewritten whole, anything
- * else unchanged. Upstream errors keep their status, body and rate-limit headers. Failures before the first byte
+ * {@code https:/host} or percent-encoded, with port, path prefix and query; or a {@linkplain ProviderAliases
+ * provider alias}, {@code /openai/v1/...}), checked against the {@link TargetPolicy}, and called with the client's
+ * credentials and the body byte for byte; the answer is relayed by type: an event stream event by event as it
+ * arrives, a JSON chat completion rewritten whole, anything else unchanged. Only chat completions and legacy
+ * completions are parsed for reasoning; every other path and method is a plain streaming reverse proxy.
+ * {@linkplain Builder#addListener Listeners} hear each exchange's events (access logs, metrics). Upstream errors keep their status, body and rate-limit headers. Failures before the first byte
  * become an OpenAI-style JSON error with a matching status (400, 403, 413, 502, 504); after it, one
  * {@code data: {"error":…}} event ends the stream.
  *
