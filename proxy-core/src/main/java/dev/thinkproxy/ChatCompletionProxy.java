@@ -1,7 +1,5 @@
 package dev.thinkproxy;
 
-import com.fasterxml.jackson.core.JsonParser;
-import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.json.JsonMapper;
@@ -21,10 +19,12 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 import okhttp3.ConnectionPool;
 import okhttp3.CookieJar;
 import okhttp3.Dispatcher;
 import okhttp3.Dns;
+import okhttp3.EventListener;
 import okhttp3.HttpUrl;
 import okhttp3.OkHttpClient;
 import okhttp3.Request;
@@ -52,10 +52,12 @@ import org.slf4j.LoggerFactory;
  * }</pre>
  *
  * <p>For each request, in this order: the upstream URL is resolved from the path ({@code https://host},
- * {@code https:/host} or percent-encoded, with port, path prefix and query), checked against the
- * {@link TargetPolicy}, and called with the client's credentials and the body byte for byte; the answer is
- * relayed by type: an event stream event by event as it arrives, a JSON chat completion rewritten whole, anything
- * else unchanged. Upstream errors keep their status, body and rate-limit headers. Failures before the first byte
+ * {@code https:/host} or percent-encoded, with port, path prefix and query; or a {@linkplain ProviderAliases
+ * provider alias}, {@code /openai/v1/...}), checked against the {@link TargetPolicy}, and called with the client's
+ * credentials and the body byte for byte; the answer is relayed by type: an event stream event by event as it
+ * arrives, a JSON chat completion rewritten whole, anything else unchanged. Only chat completions and legacy
+ * completions are parsed for reasoning; every other path and method is a plain streaming reverse proxy.
+ * {@linkplain Builder#addListener Listeners} hear each exchange's events (access logs, metrics). Upstream errors keep their status, body and rate-limit headers. Failures before the first byte
  * become an OpenAI-style JSON error with a matching status (400, 403, 413, 502, 504); after it, one
  * {@code data: {"error":…}} event ends the stream.
  *
@@ -85,6 +87,9 @@ public final class ChatCompletionProxy implements AutoCloseable {
   private final int maxConcurrentRequests;
   private final AccessKeys accessKeys;
   private final ProxyListener listener;
+  private final AtomicLong exchangeIds = new AtomicLong();
+  private final ProviderAliases providers;
+  private final boolean aliasesOnly;
   private final OkHttpClient client;
   private final ExecutorService upstreamThreads;
   private final GuardedSocketFactory sockets;
@@ -107,6 +112,8 @@ public final class ChatCompletionProxy implements AutoCloseable {
     this.accessKeys = new AccessKeys(b.accessKeys, b.accessKeyHeader);
     // Always the composite, even for one listener: it keeps a throwing listener from breaking an exchange.
     this.listener = b.listeners.isEmpty() ? ProxyListener.NONE : new CompositeListener(List.copyOf(b.listeners));
+    this.providers = b.providers;
+    this.aliasesOnly = b.aliasesOnly;
     this.mapper = JsonMapper.builder()
         .nodeFactory(JsonNodeFactory.withExactBigDecimals(true))
         .enable(DeserializationFeature.USE_BIG_DECIMAL_FOR_FLOATS)
@@ -134,6 +141,10 @@ public final class ChatCompletionProxy implements AutoCloseable {
         .writeTimeout(Duration.ZERO)
         .callTimeout(Duration.ZERO)
         .socketFactory(sockets)
+        .eventListenerFactory(call -> {
+          Exchange exchange = call.request().tag(Exchange.class);
+          return exchange == null ? EventListener.NONE : exchange.connectionEvents();
+        })
         .dns(targetPolicy.allowPrivateNetworks() ? b.dns : new PolicyDns(targetPolicy, b.dns));
     if (!b.trustedCertificates.isEmpty()) {
       // Hostname verification stays OkHttp's default; the private CAs are trusted in addition to the platform's.
@@ -190,54 +201,94 @@ public final class ChatCompletionProxy implements AutoCloseable {
   public ProxyCall forward(ProxyRequest request, ResponseSink sink) {
     Objects.requireNonNull(request, "request");
     Objects.requireNonNull(sink, "sink");
-    Request upstream;
+    ExchangeInfo info = new ExchangeInfo(exchangeIds.incrementAndGet(), request.method(), request.clientAddress());
+    listener.exchangeStarted(info);
+    Request.Builder upstream;
     Exchange exchange;
     try {
       if (closed) {
         throw ProxyException.shuttingDown();
       }
       accessKeys.check(request.header(accessKeys.header()));
-      HttpUrl url = TargetResolver.resolve(request.targetPath(), request.query());
+      TargetResolver.Target target = TargetResolver.resolve(request.targetPath(), request.query(), providers, aliasesOnly);
+      HttpUrl url = target.url();
+      info.target(target.alias(), url.host(), url.encodedPath());
       targetPolicy.checkHost(url.host(), url.port());
       if (request.bodyLength() > maxBodyBytes) {
         throw ProxyException.bodyTooLarge(maxBodyBytes);
       }
-      ThinkMode mode = modeFor(request);
-      boolean implicitOpen = implicitOpenFor(request);
       Endpoint endpoint = Endpoint.of(url.encodedPath());
-      boolean rewritable = endpoint.parsed();
       String method = request.method();
+      boolean hasBody = !NO_BODY_METHODS.contains(method);
+      RequestFacts facts = hasBody && (endpoint.parsed() || listener != ProxyListener.NONE
+          || thinkOptions.implicitOpenModels() != null) ? RequestFacts.of(request.body(), mapper) : RequestFacts.NONE;
+      info.request(facts.model(), facts.stream());
+      ThinkMode mode = modeFor(request);
+      boolean implicitOpen = implicitOpenFor(request, facts.model());
       byte[] bytes = request.body();
-      if (rewritable && thinkOptions.liftRequestReasoning() && bytes.length > 0) {
+      if (endpoint.parsed() && thinkOptions.liftRequestReasoning() && bytes.length > 0) {
         bytes = RequestRewriter.liftReasoning(bytes, thinkOptions, mapper);
       }
-      RequestBody body = NO_BODY_METHODS.contains(method) ? null : RequestBody.create(bytes, null);
       upstream = new Request.Builder()
           .url(url)
           .headers(HeaderRules.toUpstream(request.headers(), accessKeys.enabled() ? accessKeys.header() : null))
-          .method(method, body)
-          .build();
-      boolean eventStream = rewritable && body != null && topLevelField(request.body(), "stream") == JsonToken.VALUE_TRUE;
-      exchange = new Exchange(this, sink, new Exchange.Plan(mode, implicitOpen, endpoint, eventStream), url.host());
+          .method(method, hasBody ? RequestBody.create(bytes, null) : null);
+      boolean eventStream = endpoint.parsed() && facts.stream();
+      exchange = new Exchange(this, sink, new Exchange.Plan(mode, implicitOpen, endpoint, eventStream), info);
     } catch (ProxyException e) {
       // Neither the path nor the query: they may carry credentials (userinfo, ?key=).
       log.debug("refused a {} request: {} {}", request.method(), e.status(), e.code());
-      return answerNow(sink, e);
+      return refuse(info, sink, e);
     } catch (IllegalArgumentException e) {
-      return answerNow(sink, ProxyException.badTarget("the request cannot be forwarded: " + e.getMessage()));
+      return refuse(info, sink, ProxyException.badTarget("the request cannot be forwarded: " + e.getMessage()));
     }
     synchronized (active) {
       if (active.size() >= maxConcurrentRequests) {
         log.debug("refused a {} request: {} concurrent requests running", request.method(), active.size());
-        return answerNow(sink, ProxyException.busy(maxConcurrentRequests));
+        return refuse(info, sink, ProxyException.busy(maxConcurrentRequests));
       }
       active.add(exchange);
     }
+    listener.targetResolved(info);
     if (closed) {
       exchange.shutdown();
     }
-    exchange.start(client.newCall(upstream));
+    exchange.start(client.newCall(upstream.tag(Exchange.class, exchange).build()));
     return exchange;
+  }
+
+  /**
+   * Tells the {@linkplain Builder#addListener listeners} about a request the embedder refused itself before
+   * calling {@link #forward}, such as a missing access key checked before reading the body, so that access logs
+   * and metrics count every request. Writes nothing to the client.
+   *
+   * @param method the request's HTTP method
+   * @param clientAddress the client's address, or null
+   * @param error what the client was answered
+   */
+  public void reportRefused(String method, String clientAddress, ProxyException error) {
+    if (listener == ProxyListener.NONE) {
+      return;
+    }
+    ExchangeInfo info = new ExchangeInfo(exchangeIds.incrementAndGet(), method, clientAddress);
+    listener.exchangeStarted(info);
+    refused(info, error, error.toJson().length);
+  }
+
+  private ProxyCall refuse(ExchangeInfo info, ResponseSink sink, ProxyException error) {
+    byte[] body = error.toJson();
+    ProxyCall call = answerNow(sink, error, body);
+    refused(info, error, body.length);
+    return call;
+  }
+
+  private void refused(ExchangeInfo info, ProxyException error, int bodyBytes) {
+    info.status(error.status());
+    info.sent(bodyBytes);
+    info.error(error);
+    listener.targetRefused(info, error);
+    info.end(ExchangeInfo.Outcome.REFUSED);
+    listener.finished(info);
   }
 
   /**
@@ -302,6 +353,16 @@ public final class ChatCompletionProxy implements AutoCloseable {
     client.connectionPool().evictAll();
   }
 
+  /** The provider aliases requests can name. */
+  public ProviderAliases providers() {
+    return providers;
+  }
+
+  /** Whether only provider aliases are served, base URLs in the path refused. */
+  public boolean aliasesOnly() {
+    return aliasesOnly;
+  }
+
   /** The target policy. */
   public TargetPolicy targetPolicy() {
     return targetPolicy;
@@ -351,6 +412,10 @@ public final class ChatCompletionProxy implements AutoCloseable {
     return maxResponseBufferBytes;
   }
 
+  ProxyListener listener() {
+    return listener;
+  }
+
   ObjectMapper mapper() {
     return mapper;
   }
@@ -383,7 +448,7 @@ public final class ChatCompletionProxy implements AutoCloseable {
     }
   }
 
-  private boolean implicitOpenFor(ProxyRequest request) {
+  private boolean implicitOpenFor(ProxyRequest request, String model) {
     String header = request.header(IMPLICIT_OPEN_HEADER);
     if (header != null) {
       switch (header.strip().toLowerCase(Locale.ROOT)) {
@@ -396,44 +461,10 @@ public final class ChatCompletionProxy implements AutoCloseable {
               IMPLICIT_OPEN_HEADER + " must be true or false");
       }
     }
-    return thinkOptions.implicitOpenModels() != null && thinkOptions.implicitOpenFor(modelOf(request.body()));
+    return thinkOptions.implicitOpenModels() != null && thinkOptions.implicitOpenFor(model);
   }
 
-  /** The top-level {@code model} of a JSON request body, or null. */
-  private String modelOf(byte[] body) {
-    try (JsonParser p = mapper.getFactory().createParser(body)) {
-      return seekTopLevel(p, "model") == JsonToken.VALUE_STRING ? p.getText() : null;
-    } catch (IOException e) {
-      return null;
-    }
-  }
-
-  /** The token of a top-level field of a JSON request body, or null when it has none or is not JSON. */
-  private JsonToken topLevelField(byte[] body, String field) {
-    try (JsonParser p = mapper.getFactory().createParser(body)) {
-      return seekTopLevel(p, field);
-    } catch (IOException e) {
-      return null;
-    }
-  }
-
-  private static JsonToken seekTopLevel(JsonParser p, String field) throws IOException {
-    if (p.nextToken() != JsonToken.START_OBJECT) {
-      return null;
-    }
-    while (p.nextToken() == JsonToken.FIELD_NAME) {
-      String name = p.currentName();
-      JsonToken value = p.nextToken();
-      if (name.equals(field)) {
-        return value;
-      }
-      p.skipChildren();
-    }
-    return null;
-  }
-
-  private static ProxyCall answerNow(ResponseSink sink, ProxyException error) {
-    byte[] body = error.toJson();
+  private static ProxyCall answerNow(ResponseSink sink, ProxyException error, byte[] body) {
     boolean ok = false;
     try {
       sink.start(error.status(), error.responseHeaders(body.length));
@@ -475,8 +506,29 @@ public final class ChatCompletionProxy implements AutoCloseable {
     private List<X509Certificate> trustedCertificates = List.of();
     private Dns dns = Dns.SYSTEM;
     private final List<ProxyListener> listeners = new ArrayList<>();
+    private ProviderAliases providers = ProviderAliases.builtIn();
+    private boolean aliasesOnly;
 
     private Builder() {}
+
+    /**
+     * The provider aliases a request can name instead of a base URL: {@code /proxy/NAME/v1/...}. Default:
+     * {@link ProviderAliases#builtIn()}; {@code builtIn().toBuilder()} overrides or extends it,
+     * {@link ProviderAliases#none()} turns aliases off.
+     */
+    public Builder providers(ProviderAliases providers) {
+      this.providers = Objects.requireNonNull(providers, "providers");
+      return this;
+    }
+
+    /**
+     * Serve only the {@linkplain #providers provider aliases}: a request with a base URL in its path gets 403. Turns
+     * the proxy into a closed gateway to the configured providers. Default false.
+     */
+    public Builder aliasesOnly(boolean aliasesOnly) {
+      this.aliasesOnly = aliasesOnly;
+      return this;
+    }
 
     /**
      * Adds a listener that hears every exchange's events (access logs, metrics); listeners are called in the order
@@ -632,8 +684,15 @@ public final class ChatCompletionProxy implements AutoCloseable {
       return this;
     }
 
-    /** The proxy. */
+    /**
+     * The proxy.
+     *
+     * @throws IllegalArgumentException when the settings contradict each other (aliases only, but no aliases)
+     */
     public ChatCompletionProxy build() {
+      if (aliasesOnly && providers.isEmpty()) {
+        throw new IllegalArgumentException("aliases-only needs at least one provider alias: it would refuse every request");
+      }
       return new ChatCompletionProxy(this);
     }
 

@@ -24,6 +24,8 @@ import java.util.concurrent.locks.ReentrantLock;
 import javax.net.ssl.SSLException;
 import okhttp3.Call;
 import okhttp3.Callback;
+import okhttp3.Connection;
+import okhttp3.EventListener;
 import okhttp3.MediaType;
 import okhttp3.Protocol;
 import okhttp3.Response;
@@ -70,6 +72,10 @@ final class Exchange implements ProxyCall, Callback, ResponseObserver {
   private final ResponseSink sink;
   private final Plan plan;
   private final String target;
+  private final ExchangeInfo info;
+  private final ProxyListener listener;
+  /** The error the client was told about, if any; decides whether the exchange failed. */
+  private volatile ProxyException reported;
   private final AtomicBoolean done = new AtomicBoolean();
   private final ReentrantLock sinkLock = new ReentrantLock();
   private final AtomicBoolean heartbeatQueued = new AtomicBoolean();
@@ -98,11 +104,51 @@ final class Exchange implements ProxyCall, Callback, ResponseObserver {
    */
   private boolean flushWhenWaiting;
 
-  Exchange(ChatCompletionProxy proxy, ResponseSink sink, Plan plan, String target) {
+  Exchange(ChatCompletionProxy proxy, ResponseSink sink, Plan plan, ExchangeInfo info) {
     this.proxy = proxy;
     this.sink = sink;
     this.plan = plan;
-    this.target = target;
+    this.info = info;
+    this.target = info.upstreamHost();
+    this.listener = proxy.listener();
+  }
+
+  /** OkHttp's events for this exchange's call: tells the listeners when the upstream connection is ready. */
+  EventListener connectionEvents() {
+    if (listener == ProxyListener.NONE) {
+      return EventListener.NONE;
+    }
+    return new EventListener() {
+      private boolean connected;
+
+      @Override
+      public void connectionAcquired(Call call, Connection connection) {
+        if (!connected) {
+          connected = true;
+          listener.upstreamConnected(info);
+        }
+      }
+    };
+  }
+
+  @Override
+  public void reasoning() {
+    if (info.markFirstReasoning()) {
+      listener.firstReasoning(info);
+    }
+  }
+
+  @Override
+  public void content() {
+    if (info.markFirstContent()) {
+      listener.firstContent(info);
+    }
+  }
+
+  @Override
+  public void usage(TokenUsage usage) {
+    info.usage(usage);
+    listener.usage(info, usage);
   }
 
   void start(Call call) {
@@ -198,6 +244,7 @@ final class Exchange implements ProxyCall, Callback, ResponseObserver {
           started = true;
           startedEarly = true;
           heartbeats = true;
+          info.status(200);
           sink.start(200, EARLY_STREAM_HEADERS);
         } else if (!heartbeats) {
           return;
@@ -231,31 +278,40 @@ final class Exchange implements ProxyCall, Callback, ResponseObserver {
   @Override
   public void onResponse(Call c, Response response) {
     headersReceived = true;
+    if (info.markFirstByte()) {
+      listener.firstByte(info);
+    }
     try (response) {
       ResponseBody body = response.body();
       MediaType type = body.contentType();
       String subtype = type == null ? "" : (type.type() + "/" + type.subtype()).toLowerCase(Locale.ROOT);
       boolean success = response.isSuccessful();
-      boolean rewrite = success && plan.endpoint().parsed() && plan.mode() != ThinkMode.OFF;
+      // Mode off changes nothing, but listeners still hear of reasoning, content and usage.
+      boolean parse = success && plan.endpoint().parsed()
+          && (plan.mode() != ThinkMode.OFF || listener != ProxyListener.NONE);
       if (success && subtype.equals("text/event-stream")) {
-        relayWith(response, () -> relayEvents(response, body.source(), rewrite));
+        relayWith(response, () -> relayEvents(response, body.source(), parse));
       } else if (isStartedEarly()) {
         heartbeats = false;
         fail(lateAnswer(response, body.source()));
-      } else if (rewrite && (subtype.equals("application/json") || subtype.endsWith("+json"))) {
+      } else if (parse && (subtype.equals("application/json") || subtype.endsWith("+json"))) {
         relayJson(response, body.source());
       } else {
         relayWith(response, () -> relayBytes(response, body.source(), null));
       }
     } catch (ClientGone e) {
       log.debug("client went away during the response from {}", target);
+      canceled = true;
       c.cancel();
       abort(e.getCause());
     } catch (RuntimeException e) {
       log.warn("unexpected failure relaying the response from {}", target, e);
+      ProxyException error =
+          new ProxyException(502, "upstream_error", "bad_upstream_response", "the upstream response could not be relayed", e);
       if (!started) {
-        fail(new ProxyException(502, "upstream_error", "bad_upstream_response", "the upstream response could not be relayed", e));
+        fail(error);
       } else {
+        report(error);
         abort(e);
       }
     }
@@ -311,9 +367,9 @@ final class Exchange implements ProxyCall, Callback, ResponseObserver {
     return !flushWhenWaiting && source.getBuffer().size() == 0;
   }
 
-  private void relayEvents(Response response, BufferedSource source, boolean rewrite) throws ClientGone {
+  private void relayEvents(Response response, BufferedSource source, boolean parse) throws ClientGone {
     start(response.code(), withStreamingHeaders(HeaderRules.toClient(response.headers(), true)));
-    ChunkRewriter chunks = rewrite
+    ChunkRewriter chunks = parse
         ? new ChunkRewriter(proxy.thinkOptions(), plan.mode(), plan.implicitOpen(), proxy.mapper(), plan.endpoint(), this)
         : null;
     SseRewriter events = new SseRewriter(chunks, proxy.mapper(), proxy.maxResponseBufferBytes());
@@ -328,10 +384,12 @@ final class Exchange implements ProxyCall, Callback, ResponseObserver {
           break;
         }
         events.feed(buffer, 0, n, out);
+        info.chunks(events.dataEvents());
         write(out, flushAfterRead(source));
       }
       heartbeats = false;
       events.finish(out);
+      info.chunks(events.dataEvents());
       write(out, true);
       complete();
     } catch (ClientGone e) {
@@ -345,7 +403,9 @@ final class Exchange implements ProxyCall, Callback, ResponseObserver {
       log.debug("upstream stream from {} failed: {}", target, e.toString());
       out.reset();
       events.cutOff(out);
-      byte[] event = eventBytes(midStreamFailure(e));
+      ProxyException error = midStreamFailure(e);
+      report(error);
+      byte[] event = eventBytes(error);
       out.write(event, 0, event.length);
       try {
         write(out, true);
@@ -460,6 +520,9 @@ final class Exchange implements ProxyCall, Callback, ResponseObserver {
       throw e;
     } catch (IOException e) {
       log.debug("upstream body from {} broke off: {}", target, e.toString());
+      if (!canceled) {
+        report(midStreamFailure(e));
+      }
       abort(e);
     }
   }
@@ -498,6 +561,7 @@ final class Exchange implements ProxyCall, Callback, ResponseObserver {
       abort(null);
       return;
     }
+    report(error);
     ClientGone gone = null;
     // Decided under the lock: a heartbeat may be starting the client's event stream right now.
     sinkLock.lock();
@@ -591,6 +655,7 @@ final class Exchange implements ProxyCall, Callback, ResponseObserver {
         // The client's stream began before the upstream answered; the upstream's headers come too late.
         return;
       }
+      info.status(status);
       sink.start(status, headers);
     } catch (IOException e) {
       throw new ClientGone(e);
@@ -612,6 +677,7 @@ final class Exchange implements ProxyCall, Callback, ResponseObserver {
     sinkLock.lock();
     try {
       sink.write(bytes, 0, length);
+      info.sent(length);
       unflushed = !flush;
       if (flush) {
         sink.flush();
@@ -645,6 +711,7 @@ final class Exchange implements ProxyCall, Callback, ResponseObserver {
       } finally {
         sinkLock.unlock();
         proxy.finished(this);
+        ended(reported == null ? ExchangeInfo.Outcome.COMPLETED : ExchangeInfo.Outcome.FAILED);
       }
     }
   }
@@ -657,7 +724,28 @@ final class Exchange implements ProxyCall, Callback, ResponseObserver {
       } finally {
         sinkLock.unlock();
         proxy.finished(this);
+        if (reported != null && !canceled) {
+          ended(ExchangeInfo.Outcome.FAILED);
+        } else {
+          listener.cancelled(info);
+          ended(ExchangeInfo.Outcome.CANCELLED);
+        }
       }
+    }
+  }
+
+  /** The client is told about {@code error}: an error status, an error event, or a response cut short. */
+  private void report(ProxyException error) {
+    if (reported == null) {
+      reported = error;
+      info.error(error);
+      listener.failed(info, error);
+    }
+  }
+
+  private void ended(ExchangeInfo.Outcome outcome) {
+    if (info.end(outcome)) {
+      listener.finished(info);
     }
   }
 

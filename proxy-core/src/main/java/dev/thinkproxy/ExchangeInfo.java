@@ -185,9 +185,13 @@ public final class ExchangeInfo {
     this.status = status;
   }
 
-  void sent(long bytes, long events) {
+  /** Called only by the thread that writes the exchange's response. */
+  void sent(long bytes) {
     this.bytesSent += bytes;
-    this.chunks += events;
+  }
+
+  void chunks(long events) {
+    this.chunks = events;
   }
 
   /** @return whether this was the first byte */

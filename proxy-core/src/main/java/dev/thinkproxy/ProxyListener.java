@@ -36,7 +36,7 @@ public interface ProxyListener {
   /** A connection to the upstream is ready (new or from the pool) and the request is about to be sent. */
   default void upstreamConnected(ExchangeInfo exchange) {}
 
-  /** The upstream's response headers arrived; {@link ExchangeInfo#status()} is set. */
+  /** The upstream's response headers arrived. */
   default void firstByte(ExchangeInfo exchange) {}
 
   /**
@@ -52,9 +52,10 @@ public interface ProxyListener {
   default void usage(ExchangeInfo exchange, TokenUsage usage) {}
 
   /**
-   * The proxy reported an error to the client: an error status before the response started (upstream
-   * unreachable, timeout) or one error event ending a stream. Upstream error statuses relayed as they came are not
-   * failures of the proxy and are not reported here.
+   * The exchange failed on the upstream's side or the proxy's: the client got the proxy's error status before the
+   * response started (upstream unreachable, timeout, shutdown), one error event ending a stream, or a plain
+   * response cut short. Upstream error statuses relayed as they came are answers, not failures, and are not
+   * reported here.
    */
   default void failed(ExchangeInfo exchange, ProxyException error) {}
 

@@ -49,6 +49,8 @@ final class SseRewriter {
    * @param rewriter the chunk rewriter, or null to relay events unchanged
    * @param maxEventBytes the largest event held whole; a larger one is relayed unchanged as its bytes arrive
    */
+  private long dataEvents;
+
   SseRewriter(ChunkRewriter rewriter, ObjectMapper mapper, long maxEventBytes) {
     this.rewriter = rewriter;
     this.mapper = mapper;
@@ -214,6 +216,11 @@ final class SseRewriter {
     }
   }
 
+  /** How many events with data the upstream has sent so far; comments and bare fields do not count. */
+  long dataEvents() {
+    return dataEvents;
+  }
+
   /** Whether the upstream sent {@code data: [DONE]}. */
   boolean doneSeen() {
     return doneSeen;
@@ -259,6 +266,9 @@ final class SseRewriter {
   }
 
   private void dispatch(ByteArrayOutputStream out) {
+    if (dataLines > 0) {
+      dataEvents++;
+    }
     try {
       if (dataLines == 0 || rewriter == null) {
         writeRaw(out);

@@ -22,8 +22,70 @@ final class TargetResolver {
   static final Pattern DOTTED_QUAD =
       Pattern.compile("(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])){3}");
 
+  /**
+   * Where a request goes.
+   *
+   * @param url the upstream URL
+   * @param alias the provider alias the path named, or null for a base URL in the path
+   */
+  record Target(HttpUrl url, String alias) {}
+
   private TargetResolver() {}
 
+  /**
+   * Resolves a path that starts either with a base URL or with a provider alias ({@code /openai/v1/...}). The two
+   * cannot be confused: every URL form has a {@code :} or a {@code %} in the path's first segment, no alias name
+   * has either.
+   *
+   * @param aliasesOnly refuse base URLs in the path (403): only aliases are served
+   */
+  static Target resolve(String rawPath, String rawQuery, ProviderAliases providers, boolean aliasesOnly) {
+    String p = rawPath.startsWith("/") ? rawPath.substring(1) : rawPath;
+    int firstSlash = p.indexOf('/');
+    String first = firstSlash < 0 ? p : p.substring(0, firstSlash);
+    boolean urlForm = first.isEmpty() || first.indexOf(':') >= 0 || first.indexOf('%') >= 0;
+    if (urlForm || first.equalsIgnoreCase("http") || first.equalsIgnoreCase("https")) {
+      if (aliasesOnly) {
+        throw new ProxyException(403, "invalid_request_error", "provider_required",
+            "this proxy forwards only to its configured providers: use /proxy/NAME/v1/... with one of "
+                + String.join(", ", providers.asMap().keySet()));
+      }
+      return new Target(resolve(rawPath, rawQuery), null);
+    }
+    String name = first.toLowerCase(Locale.ROOT);
+    HttpUrl base = providers.base(name);
+    if (base == null) {
+      throw new ProxyException(400, "invalid_request_error", "unknown_provider",
+          "unknown provider '" + clip(first) + "': put a configured provider name ("
+              + String.join(", ", providers.asMap().keySet()) + ") or a base URL such as https://api.openai.com/v1 "
+              + "after the mount point");
+    }
+    String rest = firstSlash < 0 ? "" : p.substring(firstSlash);
+    if (!rest.equals("/v1") && !rest.startsWith("/v1/")) {
+      throw ProxyException.badTarget("after a provider name the path starts with /v1, e.g. /proxy/" + name
+          + "/v1/chat/completions; /v1 stands for the provider's base URL " + base);
+    }
+    String path = rest.substring(3);
+    checkPath(path);
+    if (rawQuery != null) {
+      checkNoControlChars(rawQuery, "query");
+    }
+    String root = base.newBuilder().encodedPath("/").build().toString();
+    String basePath = base.encodedPath();
+    HttpUrl url = HttpUrl.parse(root.substring(0, root.length() - 1)
+        + (basePath.endsWith("/") ? basePath.substring(0, basePath.length() - 1) : basePath)
+        + path + (rawQuery == null ? "" : "?" + rawQuery));
+    if (url == null) {
+      throw ProxyException.badTarget("not a valid upstream path: " + clip(path));
+    }
+    return new Target(url, name);
+  }
+
+  private static String clip(String s) {
+    return s.length() > 64 ? s.substring(0, 64) + "…" : s;
+  }
+
+  /** Resolves a path that starts with a base URL. */
   static HttpUrl resolve(String rawPath, String rawQuery) {
     String p = rawPath.startsWith("/") ? rawPath.substring(1) : rawPath;
     if (p.isEmpty()) {

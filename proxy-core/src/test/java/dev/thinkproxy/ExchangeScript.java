@@ -28,16 +28,23 @@ final class ExchangeScript {
     return this;
   }
 
-  ExchangeScript resolved(String alias, String host, String path) {
+  /** The URL was parsed; the policy has not allowed it (yet). */
+  ExchangeScript target(String alias, String host, String path) {
     info.target(alias, host, path);
+    return this;
+  }
+
+  ExchangeScript resolved(String alias, String host, String path) {
+    target(alias, host, path);
     listener.targetResolved(info);
     listener.upstreamConnected(info);
     return this;
   }
 
   ExchangeScript refused(ProxyException error) {
-    info.error(error);
     info.status(error.status());
+    info.sent(error.toJson().length);
+    info.error(error);
     listener.targetRefused(info, error);
     return this;
   }
@@ -65,7 +72,8 @@ final class ExchangeScript {
   }
 
   ExchangeScript sent(long bytes, long events) {
-    info.sent(bytes, events);
+    info.sent(bytes);
+    info.chunks(events);
     return this;
   }
 

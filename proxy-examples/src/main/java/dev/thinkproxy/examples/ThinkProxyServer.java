@@ -63,6 +63,15 @@ public final class ThinkProxyServer implements Callable<Integer>, AutoCloseable 
   @Option(names = "--allow-host", paramLabel = "PATTERN", split = ",", description = "Only allow matching upstream hosts: host, host:port, *.domain, or an IP literal (which also permits that private address). Repeatable.")
   List<String> allowHosts;
 
+  @Option(names = "--provider", paramLabel = "NAME=URL", split = ",", description = "Provider alias: /proxy/NAME/v1/... goes to URL/... (URL is the provider's base URL for OpenAI clients, e.g. local=http://10.0.0.5:8000/v1). Replaces a built-in alias of the same name; NAME= removes one. Repeatable.")
+  List<String> providers;
+
+  @Option(names = "--no-builtin-providers", description = "Start from no provider aliases instead of the built-in set (openai, groq, openrouter, ...).")
+  boolean noBuiltinProviders;
+
+  @Option(names = "--aliases-only", description = "Serve only provider aliases: a base URL in the path gets 403. Turns the proxy into a closed gateway to the configured providers.")
+  boolean aliasesOnly;
+
   @Option(names = "--think-mode", paramLabel = "MODE", description = "split (default), wrap, strip or off.")
   String thinkMode;
 
@@ -191,6 +200,11 @@ public final class ThinkProxyServer implements Callable<Integer>, AutoCloseable 
     if (allowHosts != null) {
       settings.put(InitParams.ALLOW_HOST, String.join(",", allowHosts));
     }
+    if (providers != null) {
+      settings.put(InitParams.PROVIDER, String.join(",", providers));
+    }
+    settings.put(InitParams.NO_BUILTIN_PROVIDERS, Boolean.toString(noBuiltinProviders));
+    settings.put(InitParams.ALIASES_ONLY, Boolean.toString(aliasesOnly));
     settings.put(InitParams.THINK_MODE, thinkMode);
     settings.put(InitParams.REASONING_FIELD, reasoningField);
     settings.put(InitParams.THINK_TAGS, thinkTags);
@@ -251,8 +265,14 @@ public final class ThinkProxyServer implements Callable<Integer>, AutoCloseable 
     tomcat.start();
 
     String base = "http://" + (bind.contains(":") ? "[" + bind + "]" : bind) + ":" + port();
-    log.info("thinkproxy listening on {}; point an OpenAI client at {}/proxy/https://api.openai.com/v1 "
-        + "(any provider's base URL after /proxy/)", base, base);
+    if (proxy.aliasesOnly()) {
+      log.info("thinkproxy listening on {}; point an OpenAI client at {}/proxy/NAME/v1 with NAME one of {}",
+          base, base, String.join(", ", proxy.providers().asMap().keySet()));
+    } else {
+      log.info("thinkproxy listening on {}; point an OpenAI client at {}/proxy/https://api.openai.com/v1 "
+          + "(any provider's base URL after /proxy/) or at {}/proxy/NAME/v1 with NAME one of {}",
+          base, base, base, String.join(", ", proxy.providers().asMap().keySet()));
+    }
     if (!proxy.requiresAccessKey() && !isLoopback(bind)) {
       log.warn("listening on {} without --proxy-key: anyone who can reach this port can use the proxy", bind);
     }

@@ -334,6 +334,65 @@ class StandaloneServerIT {
     assertThat(message.path("content").asText()).isEqualTo(Sse.ANSWER);
   }
 
+  // ---- provider aliases ---------------------------------------------------------------------------------
+
+  @Test
+  void providerFlagDefinesAnAliasAndAliasesOnlyClosesEverythingElse() throws Exception {
+    ThinkProxyServer server = start("--port", "0", "--allow-host", "127.0.0.1:" + upstream.getPort(),
+        "--provider", "local=http://127.0.0.1:" + upstream.getPort() + "/serving/v1", "--aliases-only");
+    upstream.enqueue(Sse.thinkStream());
+
+    RawHttp.Response viaAlias = RawHttp.postJson(server.port(), "/proxy/local/v1/chat/completions", REQUEST_BODY);
+    RawHttp.Response viaUrl = RawHttp.postJson(server.port(), chatPath(), REQUEST_BODY);
+
+    assertThat(viaAlias.status()).as("%s", viaAlias).isEqualTo(200);
+    assertThat(upstream.takeRequest(10, TimeUnit.SECONDS).getTarget()).isEqualTo("/serving/v1/chat/completions");
+    Sse.Received got = Sse.read(viaAlias.bodyText(), "reasoning_content");
+    assertThat(got.reasoning()).isEqualTo(Sse.REASONING);
+    assertThat(got.content()).isEqualTo(Sse.ANSWER);
+    assertThat(viaUrl.status()).as("%s", viaUrl).isEqualTo(403);
+    assertOpenAiError(viaUrl, "provider_required");
+  }
+
+  @Test
+  void builtInAliasesCanBeReplacedRemovedOrDropped() throws Exception {
+    ThinkProxyServer replaced = start("--port", "0", "--provider", "openai=https://gateway.example.com/v1,ollama=");
+    ThinkProxyServer bare = start("--port", "0", "--no-builtin-providers", "--provider", "mine=https://example.com/v1");
+
+    assertThat(replaced.proxy().providers().asMap())
+        .containsEntry("openai", "https://gateway.example.com/v1")
+        .containsEntry("groq", "https://api.groq.com/openai/v1")
+        .doesNotContainKey("ollama");
+    assertThat(bare.proxy().providers().asMap()).containsOnlyKeys("mine");
+    RawHttp.Response unknown = RawHttp.postJson(bare.port(), "/proxy/openai/v1/chat/completions", REQUEST_BODY);
+    assertThat(unknown.status()).as("%s", unknown).isEqualTo(400);
+    assertOpenAiError(unknown, "unknown_provider");
+  }
+
+  @Test
+  void aLocalAliasStillNeedsPrivateNetworksAllowed() throws Exception {
+    ThinkProxyServer server = start("--port", "0",
+        "--provider", "local=http://127.0.0.1:" + upstream.getPort() + "/v1");
+
+    RawHttp.Response r = RawHttp.postJson(server.port(), "/proxy/local/v1/chat/completions", REQUEST_BODY);
+
+    assertThat(r.status()).as("%s", r).isEqualTo(403);
+    assertOpenAiError(r, "target_refused");
+    assertUpstreamSawNothing();
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"--provider=api.example.com=https://example.com/v1", "--provider=x=ftp://example.com",
+      "--provider=noequals", "--aliases-only --no-builtin-providers"})
+  void invalidProviderFlagsStopTheServerNamingTheSetting(String flags) {
+    List<String> args = new ArrayList<>(List.of("--port", "0"));
+    args.addAll(List.of(flags.split(" ")));
+
+    assertThatThrownBy(() -> start(args.toArray(String[]::new)))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageMatching("(?s).*(provider|aliases-only).*");
+  }
+
   // ---- security flags -----------------------------------------------------------------------------------
 
   @Test

@@ -98,7 +98,7 @@ public class ChatCompletionProxyServlet extends HttpServlet {
   protected void service(HttpServletRequest req, HttpServletResponse resp) throws IOException {
     String target = targetPath(req);
     if (target == null) {
-      writeError(resp, new ProxyException(400, "invalid_request_error", "invalid_target_url",
+      writeError(req, resp, new ProxyException(400, "invalid_request_error", "invalid_target_url",
           "the request path does not start with the proxy's mount path"));
       return;
     }
@@ -106,12 +106,12 @@ public class ChatCompletionProxyServlet extends HttpServlet {
       // Before the body is read: a client without a key does not get to upload 32 MiB first.
       proxy.checkAccessKey(req.getHeader(proxy.accessKeyHeader()));
     } catch (ProxyException e) {
-      writeError(resp, e);
+      writeError(req, resp, e);
       return;
     }
     long declared = req.getContentLengthLong();
     if (declared > proxy.maxBodyBytes()) {
-      writeError(resp, new ProxyException(413, "invalid_request_error", "request_too_large",
+      writeError(req, resp, new ProxyException(413, "invalid_request_error", "request_too_large",
           "request body exceeds the limit of " + proxy.maxBodyBytes() + " bytes"));
       return;
     }
@@ -171,7 +171,8 @@ public class ChatCompletionProxyServlet extends HttpServlet {
     return pattern.endsWith("/*") ? pattern.substring(0, pattern.length() - 2) : pattern;
   }
 
-  private static void writeError(HttpServletResponse resp, ProxyException error) throws IOException {
+  private void writeError(HttpServletRequest req, HttpServletResponse resp, ProxyException error) throws IOException {
+    proxy.reportRefused(req.getMethod(), req.getRemoteAddr(), error);
     byte[] body = error.toJson();
     resp.setStatus(error.status());
     for (Map.Entry<String, String> h : error.responseHeaders(body.length)) {
@@ -222,6 +223,7 @@ public class ChatCompletionProxyServlet extends HttpServlet {
           .method(req.getMethod())
           .targetPath(target)
           .query(req.getQueryString())
+          .clientAddress(req.getRemoteAddr())
           .body(body.toByteArray());
       for (String name : Collections.list(req.getHeaderNames())) {
         for (String value : Collections.list(req.getHeaders(name))) {
@@ -251,6 +253,7 @@ public class ChatCompletionProxyServlet extends HttpServlet {
       if (sink.isCompleted()) {
         return;
       }
+      proxy.reportRefused(req.getMethod(), req.getRemoteAddr(), error);
       byte[] json = error.toJson();
       try {
         List<Map.Entry<String, String>> headers = new ArrayList<>(error.responseHeaders(json.length));

@@ -2,6 +2,7 @@ package dev.thinkproxy.servlet;
 
 import dev.thinkproxy.AccessLogListener;
 import dev.thinkproxy.ChatCompletionProxy;
+import dev.thinkproxy.ProviderAliases;
 import dev.thinkproxy.TargetPolicy;
 import dev.thinkproxy.ThinkMode;
 import dev.thinkproxy.ThinkOptions;
@@ -52,6 +53,9 @@ import java.util.regex.Pattern;
  *   <tr><td>{@value #PROXY_KEY_FILE}</td><td>file with one proxy access key per line ({@code #} comments)</td><td>none</td></tr>
  *   <tr><td>{@value #PROXY_KEY_HEADER}</td><td>header carrying the proxy key</td><td>X-Thinkproxy-Key</td></tr>
  *   <tr><td>{@value #CA_FILE}</td><td>comma-separated PEM files of CA certificates trusted for upstream TLS in addition to the platform's</td><td>none</td></tr>
+ *   <tr><td>{@value #PROVIDER}</td><td>comma-separated {@code NAME=URL} provider aliases ({@code /proxy/NAME/v1/...} goes to {@code URL/...}); a built-in name is replaced, {@code NAME=} removes it</td><td>the built-in set ({@link ProviderAliases})</td></tr>
+ *   <tr><td>{@value #NO_BUILTIN_PROVIDERS}</td><td>true/false: start from no aliases, only those of {@value #PROVIDER}</td><td>false</td></tr>
+ *   <tr><td>{@value #ALIASES_ONLY}</td><td>true/false: refuse base URLs in the path (403), serve only aliases</td><td>false</td></tr>
  *   <tr><td>{@value #ACCESS_LOG}</td><td>true/false: one line per exchange at INFO on the logger {@code dev.thinkproxy.access} ({@link AccessLogListener})</td><td>false</td></tr>
  * </table>
  */
@@ -100,6 +104,12 @@ public final class InitParams {
   public static final String PROXY_KEY_HEADER = "proxy-key-header";
   /** PEM files of extra trusted CA certificates. */
   public static final String CA_FILE = "ca-file";
+  /** Provider aliases {@code NAME=URL}, added to or replacing the built-in ones; {@code NAME=} removes one. */
+  public static final String PROVIDER = "provider";
+  /** Start from no aliases instead of the built-in set. */
+  public static final String NO_BUILTIN_PROVIDERS = "no-builtin-providers";
+  /** Refuse base URLs in the path: serve only provider aliases. */
+  public static final String ALIASES_ONLY = "aliases-only";
   /** Log one line per exchange. */
   public static final String ACCESS_LOG = "access-log";
 
@@ -108,6 +118,7 @@ public final class InitParams {
       ALLOW_PRIVATE_NETWORKS, ALLOW_HOST, THINK_MODE, REASONING_FIELD, THINK_TAGS, THINK_ANYWHERE,
       THINK_KEEP_WHITESPACE, IMPLICIT_OPEN_MODELS, LIFT_REQUEST_REASONING, IDLE_TIMEOUT, FIRST_BYTE_TIMEOUT,
       TOTAL_TIMEOUT, CONNECT_TIMEOUT, HEARTBEAT_INTERVAL, MAX_BODY_BYTES, MAX_RESPONSE_BUFFER_BYTES, MAX_CONCURRENT_REQUESTS, PROXY_KEY, PROXY_KEY_FILE, PROXY_KEY_HEADER, CA_FILE,
+      PROVIDER, NO_BUILTIN_PROVIDERS, ALIASES_ONLY,
       ACCESS_LOG);
 
   private static final Pattern DURATION = Pattern.compile("(\\d+)\\s*(ms|s|m|h)?");
@@ -205,10 +216,40 @@ public final class InitParams {
       }
       proxy.trustedCertificates(certificates);
     }
+    ProviderAliases.Builder providers = (v = get(settings, NO_BUILTIN_PROVIDERS)) != null
+        && parseBoolean(NO_BUILTIN_PROVIDERS, v) ? ProviderAliases.builder() : ProviderAliases.builtIn().toBuilder();
+    if ((v = get(settings, PROVIDER)) != null) {
+      for (String entry : list(v)) {
+        defineProvider(providers, entry);
+      }
+    }
+    proxy.providers(providers.build());
+    if ((v = get(settings, ALIASES_ONLY)) != null) {
+      proxy.aliasesOnly(parseBoolean(ALIASES_ONLY, v));
+    }
     if ((v = get(settings, ACCESS_LOG)) != null && parseBoolean(ACCESS_LOG, v)) {
       proxy.addListener(new AccessLogListener());
     }
     return proxy.targetPolicy(policy.build()).thinkOptions(think.build());
+  }
+
+  /** {@code NAME=URL} adds or replaces an alias, {@code NAME=} removes one. */
+  private static void defineProvider(ProviderAliases.Builder providers, String entry) {
+    int eq = entry.indexOf('=');
+    if (eq <= 0) {
+      throw new IllegalArgumentException(PROVIDER + " must be NAME=URL, e.g. local=http://10.0.0.5:8000/v1: " + entry);
+    }
+    String name = entry.substring(0, eq).strip();
+    String url = entry.substring(eq + 1).strip();
+    try {
+      if (url.isEmpty()) {
+        providers.remove(name);
+      } else {
+        providers.put(name, url);
+      }
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException(PROVIDER + ": " + e.getMessage(), e);
+    }
   }
 
   /**
