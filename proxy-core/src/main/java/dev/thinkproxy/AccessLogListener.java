@@ -143,7 +143,7 @@ public final class AccessLogListener implements ProxyListener {
     if (c < ' ' || (c >= 0x7f && c <= 0x9f)) {
       return true;
     }
-    if (c < 0x2000) {
+    if (c < 0xa0) {
       return false;
     }
     int type = Character.getType(c);
@@ -156,29 +156,19 @@ public final class AccessLogListener implements ProxyListener {
     int end = Math.min(value.length(), MAX_VALUE_CHARS);
     for (int i = 0; i < end; i++) {
       char c = value.charAt(i);
-      switch (c) {
-        case '"':
-          sb.append("\\\"");
-          break;
-        case '\\':
-          sb.append("\\\\");
-          break;
-        case '\n':
-          sb.append("\\n");
-          break;
-        case '\r':
-          sb.append("\\r");
-          break;
-        case '\t':
-          sb.append("\\t");
-          break;
-        default:
-          if (needsEscape(c)) {
-            sb.append("\\u").append(HEX[c >> 12]).append(HEX[(c >> 8) & 0xf]).append(HEX[(c >> 4) & 0xf])
-                .append(HEX[c & 0xf]);
-          } else {
-            sb.append(c);
-          }
+      if (c == '"' || c == '\\') {
+        sb.append('\\').append(c);
+      } else if (c == '\n') {
+        sb.append("\\n");
+      } else if (c == '\r') {
+        sb.append("\\r");
+      } else if (c == '\t') {
+        sb.append("\\t");
+      } else if (needsEscape(c)) {
+        sb.append("\\u").append(HEX[c >> 12]).append(HEX[(c >> 8) & 0xf]).append(HEX[(c >> 4) & 0xf])
+            .append(HEX[c & 0xf]);
+      } else {
+        sb.append(c);
       }
     }
     if (value.length() > end) {

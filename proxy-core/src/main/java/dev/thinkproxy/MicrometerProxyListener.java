@@ -44,9 +44,11 @@ import java.util.concurrent.atomic.AtomicInteger;
  * without bound. The {@code upstream} tag is therefore: the provider alias when the request used one (aliases are
  * configured, so bounded); for a base URL in the path, its host, but only for the first
  * {@link Builder#maxUpstreamHosts(int) maxUpstreamHosts} distinct hosts seen (default
- * {@value #DEFAULT_MAX_UPSTREAM_HOSTS}), then {@value #OTHER_UPSTREAM}; and {@value #NO_UPSTREAM} for requests
- * refused before a target was resolved (a bad URL, a refused host, a missing key). Hosts refused by the policy
- * never take one of the places. With {@code --allow-host} the allowed hosts bound the set anyway.
+ * {@value #DEFAULT_MAX_UPSTREAM_HOSTS}), then {@value #OTHER_UPSTREAM}; and {@value #NO_UPSTREAM} for refused
+ * requests without a resolved target (a bad URL, a host the policy refused, a missing key). A refused request never
+ * gives a host a place: it keeps its host's tag only when that host already has one (a 503 or 413 to a known
+ * provider), so hosts the policy refuses cannot fill the places. With an allow-list of hosts the allowed hosts
+ * bound the set anyway.
  *
  * <p><b>Micrometer is optional.</b> proxy-core declares {@code micrometer-core} as an optional dependency, and
  * this is the only class that refers to it; nothing else in proxy-core names this class, and the JVM resolves a
@@ -62,7 +64,7 @@ public final class MicrometerProxyListener implements ProxyListener {
   public static final int DEFAULT_MAX_UPSTREAM_HOSTS = 100;
   /** The {@code upstream} tag for hosts beyond the limit. */
   public static final String OTHER_UPSTREAM = "other";
-  /** The {@code upstream} tag for requests refused before a target was resolved. */
+  /** The {@code upstream} tag for refused requests without a resolved target. */
   public static final String NO_UPSTREAM = "none";
 
   private static final String UPSTREAM = "upstream";
@@ -181,6 +183,9 @@ public final class MicrometerProxyListener implements ProxyListener {
     }
     if (hosts.contains(host)) {
       return host;
+    }
+    if (exchange.outcome() == ExchangeInfo.Outcome.REFUSED) {
+      return NO_UPSTREAM;
     }
     // Check and add as one step, so concurrent exchanges to new hosts cannot push the set past its limit.
     synchronized (hosts) {

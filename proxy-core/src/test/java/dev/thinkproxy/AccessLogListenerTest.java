@@ -64,15 +64,27 @@ class AccessLogListenerTest {
 
   @Test
   void refusedRequestWithoutATargetHasDashesForWhatIsUnknown() {
-    ExchangeInfo e = new ExchangeScript(listener, "POST", "203.0.113.9").request("m", true)
-        .refused(ProxyException.refused("private address")).sent(120, 0)
+    ExchangeInfo e = new ExchangeScript(listener, "POST", "203.0.113.9")
+        .refused(ProxyException.missingKey("X-Thinkproxy-Key"))
         .finish(Outcome.REFUSED);
 
     String line = AccessLogListener.line(e);
 
-    assertThat(line).matches("time=\\S+ client=203\\.0\\.113\\.9 method=POST upstream=- path=- model=m stream=true "
-        + "status=403 outcome=refused ttfb_ms=- ttfc_ms=- duration_ms=" + NUMBER + " chunks=0 bytes=120 "
-        + "prompt_tokens=- completion_tokens=- reasoning_tokens=- error=target_refused");
+    assertThat(line).matches("time=\\S+ client=203\\.0\\.113\\.9 method=POST upstream=- path=- model=- stream=false "
+        + "status=401 outcome=refused ttfb_ms=- ttfc_ms=- duration_ms=" + NUMBER + " chunks=0 bytes=" + NUMBER + " "
+        + "prompt_tokens=- completion_tokens=- reasoning_tokens=- error=invalid_proxy_key");
+  }
+
+  @Test
+  void refusedHostIsLoggedWithTheRefusal() {
+    ExchangeInfo e = new ExchangeScript(listener).target(null, "10.0.0.5", "/v1/chat/completions")
+        .refused(ProxyException.refused("private address")).finish(Outcome.REFUSED);
+
+    Map<String, String> fields = parse(AccessLogListener.line(e));
+
+    assertThat(fields).containsEntry("upstream", "10.0.0.5").containsEntry("path", "/v1/chat/completions")
+        .containsEntry("status", "403").containsEntry("outcome", "refused").containsEntry("error", "target_refused")
+        .containsEntry("bytes", Integer.toString(ProxyException.refused("private address").toJson().length));
   }
 
   @Test

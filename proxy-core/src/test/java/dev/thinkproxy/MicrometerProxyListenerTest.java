@@ -157,6 +157,28 @@ class MicrometerProxyListenerTest {
   }
 
   @Test
+  void refusedHostsTakeNoPlaceAndKnownHostsKeepTheirTag() {
+    MeterRegistry own = new SimpleMeterRegistry();
+    MicrometerProxyListener one = MicrometerProxyListener.builder(own).maxUpstreamHosts(1).build();
+    new ExchangeScript(one).target(null, "10.0.0.5", PATH).refused(ProxyException.refused("private"))
+        .finish(Outcome.REFUSED);
+    new ExchangeScript(one).resolved(null, HOST, PATH).firstByte(200).finish(Outcome.COMPLETED);
+    new ExchangeScript(one).target(null, HOST, PATH).refused(ProxyException.bodyTooLarge(10))
+        .finish(Outcome.REFUSED);
+    new ExchangeScript(one).target("openai", "api.openai.com", PATH).refused(ProxyException.busy(1))
+        .finish(Outcome.REFUSED);
+
+    assertThat(own.get("thinkproxy.requests").tags("outcome", "refused", "upstream", "none", "status", "403")
+        .counter().count()).isEqualTo(1);
+    assertThat(own.get("thinkproxy.requests").tags("outcome", "completed", "upstream", HOST).counter().count())
+        .as("the refused host did not take the one place").isEqualTo(1);
+    assertThat(own.get("thinkproxy.requests").tags("outcome", "refused", "upstream", HOST, "status", "413")
+        .counter().count()).isEqualTo(1);
+    assertThat(own.get("thinkproxy.requests").tags("outcome", "refused", "upstream", "openai", "status", "503")
+        .counter().count()).isEqualTo(1);
+  }
+
+  @Test
   void theHostLimitIsABuilderSetting() {
     MeterRegistry own = new SimpleMeterRegistry();
     MicrometerProxyListener two = MicrometerProxyListener.builder(own).maxUpstreamHosts(2).build();

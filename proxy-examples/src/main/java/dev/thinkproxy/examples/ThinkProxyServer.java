@@ -1,8 +1,15 @@
 package dev.thinkproxy.examples;
 
 import dev.thinkproxy.ChatCompletionProxy;
+import dev.thinkproxy.MicrometerProxyListener;
 import dev.thinkproxy.servlet.ChatCompletionProxyServlet;
 import dev.thinkproxy.servlet.InitParams;
+import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
+import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
+import io.micrometer.core.instrument.binder.system.UptimeMetrics;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.io.File;
 import java.io.IOException;
 import java.net.InetAddress;
@@ -32,8 +39,9 @@ import picocli.CommandLine.Option;
 
 /**
  * The standalone thinkproxy server: an embedded Tomcat with {@link ChatCompletionProxyServlet} at
- * {@code /proxy/*} and {@code GET /healthz}. Every flag {@code --NAME} can also be given as the environment
- * variable {@code THINKPROXY_NAME} (upper snake case); a flag on the command line wins.
+ * {@code /proxy/*}, {@code GET /healthz}, and with {@code --metrics} {@code GET /metrics} for Prometheus. Every
+ * flag {@code --NAME} can also be given as the environment variable {@code THINKPROXY_NAME} (upper snake case); a
+ * flag on the command line wins.
  *
  * <p>The connector accepts every base-URL form of the contract: {@code https://host} (Tomcat keeps the raw
  * request URI), {@code https:/host}, percent-encoded slashes ({@code encodedSolidusHandling=passthrough}) and raw
@@ -132,9 +140,16 @@ public final class ThinkProxyServer implements Callable<Integer>, AutoCloseable 
   @Option(names = "--shutdown-grace", paramLabel = "DURATION", defaultValue = "30s", description = "On SIGTERM, how long running streams may go on before they are ended (default ${DEFAULT-VALUE}).")
   String shutdownGrace;
 
+  @Option(names = "--access-log", description = "Log one line per exchange (client, upstream, model, status, outcome, latencies, tokens; never keys or bodies) at INFO on the logger dev.thinkproxy.access.")
+  boolean accessLog;
+
+  @Option(names = "--metrics", description = "Serve Prometheus metrics at GET /metrics on the same port: requests, time to first token and byte, durations, active exchanges, tokens, and the JVM's.")
+  boolean metrics;
+
   private Tomcat tomcat;
   private Connector connector;
   private ChatCompletionProxy proxy;
+  private PrometheusMeterRegistry registry;
   private File baseDir;
   private Duration grace;
   private final AtomicBoolean closed = new AtomicBoolean();
@@ -228,8 +243,14 @@ public final class ThinkProxyServer implements Callable<Integer>, AutoCloseable 
     if (caFiles != null) {
       settings.put(InitParams.CA_FILE, String.join(",", caFiles));
     }
+    settings.put(InitParams.ACCESS_LOG, Boolean.toString(accessLog));
     grace = InitParams.parseDuration("--shutdown-grace", shutdownGrace);
-    proxy = InitParams.toBuilder(settings::get).build();
+    ChatCompletionProxy.Builder builder = InitParams.toBuilder(settings::get);
+    if (metrics) {
+      registry = metricsRegistry();
+      builder.addListener(new MicrometerProxyListener(registry));
+    }
+    proxy = builder.build();
 
     baseDir = Files.createTempDirectory("thinkproxy-tomcat").toFile();
     tomcat = new Tomcat();
@@ -262,6 +283,10 @@ public final class ThinkProxyServer implements Callable<Integer>, AutoCloseable 
     context.addServletMappingDecoded("/proxy/*", "thinkproxy");
     Tomcat.addServlet(context, "health", new HealthServlet());
     context.addServletMappingDecoded("/healthz", "health");
+    if (registry != null) {
+      Tomcat.addServlet(context, "metrics", new MetricsServlet(registry));
+      context.addServletMappingDecoded("/metrics", "metrics");
+    }
     tomcat.start();
 
     String base = "http://" + (bind.contains(":") ? "[" + bind + "]" : bind) + ":" + port();
@@ -279,6 +304,16 @@ public final class ThinkProxyServer implements Callable<Integer>, AutoCloseable 
     if (proxy.targetPolicy().allowPrivateNetworks()) {
       log.warn("private networks are allowed: any client of this proxy can reach services on this machine's networks");
     }
+  }
+
+  /** A Prometheus registry with the proxy's meters to come and the JVM's and process's own. */
+  private static PrometheusMeterRegistry metricsRegistry() {
+    PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    new JvmMemoryMetrics().bindTo(registry);
+    new JvmThreadMetrics().bindTo(registry);
+    new ProcessorMetrics().bindTo(registry);
+    new UptimeMetrics().bindTo(registry);
+    return registry;
   }
 
   private static boolean isLoopback(String address) {
@@ -319,6 +354,9 @@ public final class ThinkProxyServer implements Callable<Integer>, AutoCloseable 
       tomcat.destroy();
     } catch (LifecycleException e) {
       log.warn("stopping Tomcat failed", e);
+    }
+    if (registry != null) {
+      registry.close();
     }
     deleteRecursively(baseDir);
   }
