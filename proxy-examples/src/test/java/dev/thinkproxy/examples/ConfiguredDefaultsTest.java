@@ -76,6 +76,23 @@ class ConfiguredDefaultsTest {
   }
 
   @Test
+  void providersCanBeAMapInYamlAndAListInProperties() throws IOException {
+    Path yaml = write("p.yaml", "aliases-only: true\nno-builtin-providers: true\n"
+        + "provider:\n  local: \"http://10.0.0.5:8000/v1\"\n  ds: https://api.deepseek.com/v1\n");
+    Path properties = write("p.properties", "aliases-only=true\nno-builtin-providers=true\n"
+        + "provider=local=http://10.0.0.5:8000/v1,ds=https://api.deepseek.com/v1\n");
+
+    for (Path file : List.of(yaml, properties)) {
+      ThinkProxyServer server = configure(Map.of(), file);
+
+      assertThat(server.providers).as("%s", file)
+          .containsExactlyInAnyOrder("local=http://10.0.0.5:8000/v1", "ds=https://api.deepseek.com/v1");
+      assertThat(server.aliasesOnly).as("%s", file).isTrue();
+      assertThat(server.noBuiltinProviders).as("%s", file).isTrue();
+    }
+  }
+
+  @Test
   void theFileIsTheOneTheFlagNamesOrElseTheOneTheEnvironmentNames() throws IOException {
     Path fromEnv = write("env.yml", "think-mode: wrap\n");
     Path fromFlag = write("flag.yaml", "think-mode: strip\n");
