@@ -15,11 +15,12 @@ import java.io.IOException;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
 import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.Callable;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.apache.catalina.Context;
@@ -33,15 +34,16 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Model.ArgSpec;
-import picocli.CommandLine.Model.OptionSpec;
+import picocli.CommandLine.IParameterExceptionHandler;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
 
 /**
  * The standalone thinkproxy server: an embedded Tomcat with {@link ChatCompletionProxyServlet} at
  * {@code /proxy/*}, {@code GET /healthz}, and with {@code --metrics} {@code GET /metrics} for Prometheus. Every
- * flag {@code --NAME} can also be given as the environment variable {@code THINKPROXY_NAME} (upper snake case); a
- * flag on the command line wins.
+ * flag {@code --NAME} can also be given as the environment variable {@code THINKPROXY_NAME} (upper snake case) or as
+ * the key {@code NAME} of the YAML or properties file that {@code --config} names; a flag on the command line wins
+ * over the variable, which wins over the file.
  *
  * <p>The connector accepts every base-URL form of the contract: {@code https://host} (Tomcat keeps the raw
  * request URI), {@code https:/host}, percent-encoded slashes ({@code encodedSolidusHandling=passthrough}) and raw
@@ -54,8 +56,7 @@ import picocli.CommandLine.Option;
     description = "Forwards OpenAI-compatible chat completions to the provider in the path and moves "
         + "<think> reasoning into its own field.%n%n"
         + "  base URL for clients: http://HOST:PORT/proxy/https://api.provider.com/v1%n",
-    sortOptions = false,
-    defaultValueProvider = ThinkProxyServer.EnvironmentDefaults.class)
+    sortOptions = false)
 public final class ThinkProxyServer implements Callable<Integer>, AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(ThinkProxyServer.class);
 
@@ -64,6 +65,9 @@ public final class ThinkProxyServer implements Callable<Integer>, AutoCloseable 
 
   @Option(names = "--bind", paramLabel = "ADDR", defaultValue = "127.0.0.1", description = "Address to listen on (default ${DEFAULT-VALUE}).")
   String bind;
+
+  @Option(names = "--config", paramLabel = "FILE", description = "YAML (.yaml, .yml) or properties file of settings, keys named like the flags without --. Flags beat THINKPROXY_* variables, which beat this file, which beats the defaults.")
+  Path config;
 
   @Option(names = "--allow-private-networks", description = "Permit upstreams on loopback, private and link-local addresses (a local vLLM or Ollama).")
   boolean allowPrivateNetworks;
@@ -153,11 +157,21 @@ public final class ThinkProxyServer implements Callable<Integer>, AutoCloseable 
   private File baseDir;
   private Duration grace;
   private final AtomicBoolean closed = new AtomicBoolean();
+  private ConfiguredDefaults defaults;
 
   /** Runs the server until the JVM is stopped. */
   public static void main(String[] args) {
     ThinkProxyServer server = new ThinkProxyServer();
-    CommandLine cli = new CommandLine(server);
+    CommandLine cli = server.commandLine(System.getenv());
+    IParameterExceptionHandler usageError = cli.getParameterExceptionHandler();
+    cli.setParameterExceptionHandler((e, rest) -> {
+      Optional<String> fromFile = server.defaults.fromFile(e);
+      if (fromFile.isEmpty()) {
+        return usageError.handleParseException(e, rest);
+      }
+      log.error("invalid configuration: {}", fromFile.get());
+      return 2;
+    });
     int code = cli.execute(args);
     if (code != 0 || server.tomcat == null) {
       System.exit(code);
@@ -172,23 +186,53 @@ public final class ThinkProxyServer implements Callable<Integer>, AutoCloseable 
    * @throws IllegalArgumentException when an argument is invalid
    */
   public static ThinkProxyServer start(String... args) {
-    ThinkProxyServer server = new ThinkProxyServer();
-    CommandLine cli = new CommandLine(server);
-    cli.parseArgs(args);
+    return start(System.getenv(), args);
+  }
+
+  /** {@link #start(String...)} with {@code env} as the environment. */
+  static ThinkProxyServer start(Map<String, String> env, String... args) {
+    ThinkProxyServer server = configure(env, args);
     try {
       server.startServer();
+    } catch (IllegalArgumentException e) {
+      throw server.defaults.traceToFile(e);
     } catch (LifecycleException | IOException e) {
       throw new IllegalStateException("the server did not start", e);
     }
     return server;
   }
 
+  /**
+   * A server with its options set from the arguments, {@code env} and the config file, not started.
+   *
+   * @throws IllegalArgumentException when an argument, variable or the config file is invalid
+   */
+  static ThinkProxyServer configure(Map<String, String> env, String... args) {
+    ThinkProxyServer server = new ThinkProxyServer();
+    CommandLine cli = server.commandLine(env);
+    try {
+      cli.parseArgs(args);
+    } catch (ParameterException e) {
+      throw new IllegalArgumentException(server.defaults.fromFile(e).orElse(e.getMessage()), e);
+    }
+    server.defaults.requireValidFile();
+    return server;
+  }
+
+  private CommandLine commandLine(Map<String, String> env) {
+    CommandLine cli = new CommandLine(this);
+    defaults = new ConfiguredDefaults(cli.getCommandSpec(), env);
+    cli.setDefaultValueProvider(defaults);
+    return cli;
+  }
+
   @Override
   public Integer call() throws Exception {
     try {
+      defaults.requireValidFile();
       startServer();
     } catch (IllegalArgumentException e) {
-      log.error("invalid configuration: {}", e.getMessage());
+      log.error("invalid configuration: {}", defaults.traceToFile(e).getMessage());
       return 2;
     }
     return 0;
@@ -370,20 +414,6 @@ public final class ThinkProxyServer implements Callable<Integer>, AutoCloseable 
     }
     if (!f.delete()) {
       f.deleteOnExit();
-    }
-  }
-
-  /** Reads {@code THINKPROXY_<NAME>} for every {@code --name} option that is not on the command line. */
-  public static final class EnvironmentDefaults implements CommandLine.IDefaultValueProvider {
-    @Override
-    public String defaultValue(ArgSpec argSpec) {
-      if (!(argSpec instanceof OptionSpec)) {
-        return null;
-      }
-      String name = ((OptionSpec) argSpec).longestName();
-      String env = "THINKPROXY_" + name.replaceFirst("^--", "").replace('-', '_').toUpperCase(Locale.ROOT);
-      String value = System.getenv(env);
-      return value != null ? value : argSpec.defaultValue();
     }
   }
 }
