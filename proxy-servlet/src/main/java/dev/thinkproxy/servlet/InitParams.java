@@ -51,6 +51,9 @@ import java.util.regex.Pattern;
  *   <tr><td>{@value #PROXY_KEY_FILE}</td><td>file with one proxy access key per line ({@code #} comments)</td><td>none</td></tr>
  *   <tr><td>{@value #PROXY_KEY_HEADER}</td><td>header carrying the proxy key</td><td>X-Thinkproxy-Key</td></tr>
  *   <tr><td>{@value #CA_FILE}</td><td>comma-separated PEM files of CA certificates trusted for upstream TLS in addition to the platform's</td><td>none</td></tr>
+ *   <tr><td>{@value #CORS_ORIGIN}</td><td>comma-separated origins ({@code https://chat.example.com}) whose browser apps may call the proxy, or {@code *}; read by {@link #corsPolicy}</td><td>none (CORS off)</td></tr>
+ *   <tr><td>{@value #CORS_ALLOW_CREDENTIALS}</td><td>true/false: {@code Access-Control-Allow-Credentials: true}; not with {@code *}</td><td>false</td></tr>
+ *   <tr><td>{@value #CORS_MAX_AGE}</td><td>duration: how long browsers may cache a preflight answer</td><td>600s</td></tr>
  * </table>
  */
 public final class InitParams {
@@ -98,12 +101,19 @@ public final class InitParams {
   public static final String PROXY_KEY_HEADER = "proxy-key-header";
   /** PEM files of extra trusted CA certificates. */
   public static final String CA_FILE = "ca-file";
+  /** Origins whose browser apps may call the proxy. */
+  public static final String CORS_ORIGIN = "cors-origin";
+  /** Let browsers send credentials with cross-origin requests. */
+  public static final String CORS_ALLOW_CREDENTIALS = "cors-allow-credentials";
+  /** How long browsers may cache a preflight answer. */
+  public static final String CORS_MAX_AGE = "cors-max-age";
 
   /** Every name this class reads. */
   public static final List<String> NAMES = List.of(
       ALLOW_PRIVATE_NETWORKS, ALLOW_HOST, THINK_MODE, REASONING_FIELD, THINK_TAGS, THINK_ANYWHERE,
       THINK_KEEP_WHITESPACE, IMPLICIT_OPEN_MODELS, LIFT_REQUEST_REASONING, IDLE_TIMEOUT, FIRST_BYTE_TIMEOUT,
-      TOTAL_TIMEOUT, CONNECT_TIMEOUT, HEARTBEAT_INTERVAL, MAX_BODY_BYTES, MAX_RESPONSE_BUFFER_BYTES, MAX_CONCURRENT_REQUESTS, PROXY_KEY, PROXY_KEY_FILE, PROXY_KEY_HEADER, CA_FILE);
+      TOTAL_TIMEOUT, CONNECT_TIMEOUT, HEARTBEAT_INTERVAL, MAX_BODY_BYTES, MAX_RESPONSE_BUFFER_BYTES, MAX_CONCURRENT_REQUESTS, PROXY_KEY, PROXY_KEY_FILE, PROXY_KEY_HEADER, CA_FILE,
+      CORS_ORIGIN, CORS_ALLOW_CREDENTIALS, CORS_MAX_AGE);
 
   private static final Pattern DURATION = Pattern.compile("(\\d+)\\s*(ms|s|m|h)?");
 
@@ -201,6 +211,41 @@ public final class InitParams {
       proxy.trustedCertificates(certificates);
     }
     return proxy.targetPolicy(policy.build()).thinkOptions(think.build());
+  }
+
+  /**
+   * The CORS policy configured by {@value #CORS_ORIGIN}, {@value #CORS_ALLOW_CREDENTIALS} and
+   * {@value #CORS_MAX_AGE}; {@link CorsPolicy#disabled()} when no origin is set.
+   *
+   * @throws IllegalArgumentException naming the setting whose value is invalid, or both settings when
+   *     {@code *} is combined with credentials
+   */
+  public static CorsPolicy corsPolicy(Function<String, String> settings) {
+    CorsPolicy.Builder cors = CorsPolicy.builder();
+    String v;
+    if ((v = get(settings, CORS_ORIGIN)) != null) {
+      try {
+        list(v).forEach(cors::allowOrigin);
+      } catch (IllegalArgumentException e) {
+        throw new IllegalArgumentException(CORS_ORIGIN + ": " + e.getMessage(), e);
+      }
+    }
+    if ((v = get(settings, CORS_ALLOW_CREDENTIALS)) != null) {
+      cors.allowCredentials(parseBoolean(CORS_ALLOW_CREDENTIALS, v));
+    }
+    if ((v = get(settings, CORS_MAX_AGE)) != null) {
+      Duration maxAge = parseDuration(CORS_MAX_AGE, v);
+      try {
+        cors.maxAge(maxAge);
+      } catch (IllegalArgumentException e) {
+        throw new IllegalArgumentException(CORS_MAX_AGE + ": " + e.getMessage(), e);
+      }
+    }
+    try {
+      return cors.build();
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException(CORS_ORIGIN + "=* with " + CORS_ALLOW_CREDENTIALS + ": " + e.getMessage(), e);
+    }
   }
 
   /**
