@@ -15,8 +15,9 @@ import okhttp3.Headers;
  * client's {@code Host}, framing ({@code Content-Length}), {@code Accept-Encoding} (so the upstream's gzip is
  * undone before rewriting), cookies, forwarding and browser-context headers and the proxy's own
  * {@code X-Thinkproxy-*} controls do not. Back to the client: hop-by-hop headers, cookies and headers that would
- * pin the proxy's own origin (HSTS, Alt-Svc) are dropped. Values with control or non-ASCII characters are
- * dropped in both directions.
+ * pin the proxy's own origin (HSTS, Alt-Svc) are dropped, and so are the upstream's {@code Access-Control-*}
+ * headers: the proxy, not the provider, decides what browsers may read. Values with control or non-ASCII
+ * characters are dropped in both directions.
  */
 final class HeaderRules {
   /** Prefix of the per-request control headers, consumed by the proxy and never forwarded. */
@@ -79,6 +80,7 @@ final class HeaderRules {
       String name = upstream.name(i);
       String lower = name.toLowerCase(Locale.ROOT);
       if (HOP_BY_HOP.contains(lower) || NOT_TO_CLIENT.contains(lower) || listed.contains(lower)
+          || lower.startsWith("access-control-")
           || (bodyRewritten && (lower.equals("content-length") || lower.equals("content-encoding")))
           || !isSafeValue(upstream.value(i))) {
         continue;

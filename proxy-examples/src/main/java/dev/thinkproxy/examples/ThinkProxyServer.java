@@ -3,6 +3,7 @@ package dev.thinkproxy.examples;
 import dev.thinkproxy.ChatCompletionProxy;
 import dev.thinkproxy.MicrometerProxyListener;
 import dev.thinkproxy.servlet.ChatCompletionProxyServlet;
+import dev.thinkproxy.servlet.CorsPolicy;
 import dev.thinkproxy.servlet.InitParams;
 import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
@@ -140,6 +141,15 @@ public final class ThinkProxyServer implements Callable<Integer>, AutoCloseable 
 
   @Option(names = "--ca-file", paramLabel = "PEM", split = ",", description = "PEM file of CA certificates to trust for upstream TLS in addition to the system's (a provider behind a private CA). Repeatable.")
   List<String> caFiles;
+
+  @Option(names = "--cors-origin", paramLabel = "ORIGIN", split = ",", description = "Let browser apps on this origin (scheme://host[:port], e.g. https://chat.example.com; or * for any) call the proxy: preflights are answered and responses carry CORS headers. Repeatable. Off by default.")
+  List<String> corsOrigins;
+
+  @Option(names = "--cors-allow-credentials", description = "Send Access-Control-Allow-Credentials: true, so browsers may send cookies and HTTP authentication; not with --cors-origin '*'.")
+  boolean corsAllowCredentials;
+
+  @Option(names = "--cors-max-age", paramLabel = "DURATION", description = "How long browsers may cache a preflight answer (default 600s).")
+  String corsMaxAge;
 
   @Option(names = "--shutdown-grace", paramLabel = "DURATION", defaultValue = "30s", description = "On SIGTERM, how long running streams may go on before they are ended (default ${DEFAULT-VALUE}).")
   String shutdownGrace;
@@ -287,6 +297,12 @@ public final class ThinkProxyServer implements Callable<Integer>, AutoCloseable 
     if (caFiles != null) {
       settings.put(InitParams.CA_FILE, String.join(",", caFiles));
     }
+    if (corsOrigins != null) {
+      settings.put(InitParams.CORS_ORIGIN, String.join(",", corsOrigins));
+    }
+    settings.put(InitParams.CORS_ALLOW_CREDENTIALS, Boolean.toString(corsAllowCredentials));
+    settings.put(InitParams.CORS_MAX_AGE, corsMaxAge);
+    CorsPolicy cors = InitParams.corsPolicy(settings::get);
     settings.put(InitParams.ACCESS_LOG, Boolean.toString(accessLog));
     grace = InitParams.parseDuration("--shutdown-grace", shutdownGrace);
     ChatCompletionProxy.Builder builder = InitParams.toBuilder(settings::get);
@@ -323,7 +339,7 @@ public final class ThinkProxyServer implements Callable<Integer>, AutoCloseable 
     ((StandardHost) tomcat.getHost()).setErrorReportValveClass(JsonErrorReportValve.class.getName());
 
     Context context = tomcat.addContext("", baseDir.getAbsolutePath());
-    Tomcat.addServlet(context, "thinkproxy", new ChatCompletionProxyServlet(proxy)).setAsyncSupported(true);
+    Tomcat.addServlet(context, "thinkproxy", new ChatCompletionProxyServlet(proxy, cors)).setAsyncSupported(true);
     context.addServletMappingDecoded("/proxy/*", "thinkproxy");
     Tomcat.addServlet(context, "health", new HealthServlet());
     context.addServletMappingDecoded("/healthz", "health");

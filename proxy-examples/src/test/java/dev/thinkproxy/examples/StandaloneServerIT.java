@@ -443,6 +443,64 @@ class StandaloneServerIT {
     assertThat(Sse.read(r.bodyText(), "reasoning_content").content()).isEqualTo(Sse.ANSWER);
   }
 
+  @Test
+  void corsOriginFlagsLetBrowserAppsOnEachOriginPassThePreflight() throws Exception {
+    ThinkProxyServer server = startPermissive("--cors-origin", "https://app.example",
+        "--cors-origin", "http://localhost:5173", "--cors-max-age", "90s");
+
+    for (String origin : List.of("https://app.example", "http://localhost:5173")) {
+      RawHttp.Response r = preflight(server, origin);
+
+      assertThat(r.status()).as("%s", r).isEqualTo(204);
+      assertThat(r.header("Access-Control-Allow-Origin")).isEqualTo(origin);
+      assertThat(r.header("Access-Control-Allow-Headers")).isEqualTo("authorization, content-type, x-thinkproxy-key");
+      assertThat(r.header("Access-Control-Max-Age")).isEqualTo("90");
+    }
+    RawHttp.Response other = preflight(server, "https://other.example");
+    assertThat(other.status()).as("%s", other).isEqualTo(403);
+    assertOpenAiError(other, "cors_not_allowed");
+    assertUpstreamSawNothing();
+  }
+
+  @Test
+  void withoutCorsFlagsAPreflightIsForwardedAndGetsNoCorsHeaders() throws Exception {
+    ThinkProxyServer server = startPermissive();
+    upstream.enqueue(new MockResponse.Builder().code(204).addHeader("Access-Control-Allow-Origin", "*").build());
+
+    RawHttp.Response r = preflight(server, "https://app.example");
+
+    assertThat(r.header("Access-Control-Allow-Origin")).isNull();
+    assertThat(upstream.takeRequest(10, TimeUnit.SECONDS).getMethod()).isEqualTo("OPTIONS");
+  }
+
+  @Test
+  void wildcardCorsOriginWithCredentialsStopsTheServerNamingBothOptions() {
+    assertThatThrownBy(() -> start("--port", "0", "--cors-origin", "*", "--cors-allow-credentials"))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("cors-origin")
+        .hasMessageContaining("cors-allow-credentials");
+  }
+
+  @Test
+  void corsOriginWithAPathStopsTheServerNamingTheValue() {
+    assertThatThrownBy(() -> start("--port", "0", "--cors-origin", "https://app.example/chat"))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("cors-origin")
+        .hasMessageContaining("https://app.example/chat");
+  }
+
+  /** A preflight as a browser sends it before a chat request with a bearer token and a proxy key. */
+  private RawHttp.Response preflight(ThinkProxyServer server, String origin) throws IOException {
+    return RawHttp.exchange(server.port(), "OPTIONS " + chatPath() + " HTTP/1.1\r\n"
+        + "Host: 127.0.0.1:" + server.port() + "\r\n"
+        + "Accept: */*\r\n"
+        + "Access-Control-Request-Method: POST\r\n"
+        + "Access-Control-Request-Headers: authorization,content-type,x-thinkproxy-key\r\n"
+        + "Origin: " + origin + "\r\n"
+        + "Sec-Fetch-Mode: cors\r\n"
+        + "Connection: close\r\n\r\n", new byte[0]);
+  }
+
   @ParameterizedTest
   @ValueSource(strings = {"--ca-file=/nonexistent/ca.pem", "--proxy-key-file=/nonexistent/keys",
       "--max-concurrent-requests=0", "--proxy-key-header=Authorization", "--max-response-buffer-bytes=-1"})

@@ -21,6 +21,7 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -44,6 +45,10 @@ import org.slf4j.LoggerFactory;
  * <p>Container settings for the {@code //} URL form: Jetty 12 rejects {@code //} in paths by default; relax it
  * with {@code UriCompliance.DEFAULT.with("thinkproxy", AMBIGUOUS_EMPTY_SEGMENT, AMBIGUOUS_PATH_SEPARATOR)}.
  * The collapsed form {@code https:/host} works everywhere with default settings.
+ *
+ * <p>Browser apps on other origins can call the proxy when a {@link CorsPolicy} allows them (off by default; the
+ * init-params are in {@link InitParams}): preflights are answered by the servlet and never forwarded, and every
+ * response to an allowed origin, errors included, carries the CORS headers.
  */
 public class ChatCompletionProxyServlet extends HttpServlet {
   /** Init-param overriding the mount prefix, e.g. {@code /proxy}. */
@@ -59,26 +64,36 @@ public class ChatCompletionProxyServlet extends HttpServlet {
 
   private transient ChatCompletionProxy proxy;
   private transient boolean ownsProxy;
+  private transient CorsPolicy corsPolicy;
+  private transient CorsResponder cors;
   private String mountPrefix;
 
   /** A servlet configured from its init-params. */
   public ChatCompletionProxyServlet() {}
 
-  /** A servlet that uses {@code proxy}; the caller closes it. */
+  /** A servlet that uses {@code proxy}, with CORS off; the caller closes it. */
   public ChatCompletionProxyServlet(ChatCompletionProxy proxy) {
+    this(proxy, CorsPolicy.disabled());
+  }
+
+  /** A servlet that uses {@code proxy} and lets browser apps call it as {@code cors} allows; the caller closes it. */
+  public ChatCompletionProxyServlet(ChatCompletionProxy proxy, CorsPolicy cors) {
     this.proxy = proxy;
+    this.corsPolicy = Objects.requireNonNull(cors, "cors");
   }
 
   @Override
   public void init() throws ServletException {
     if (proxy == null) {
       try {
+        corsPolicy = InitParams.corsPolicy(this::getInitParameter);
         proxy = InitParams.toBuilder(this::getInitParameter).build();
       } catch (IllegalArgumentException e) {
         throw new ServletException("invalid thinkproxy configuration: " + e.getMessage(), e);
       }
       ownsProxy = true;
     }
+    cors = new CorsResponder(corsPolicy, proxy.accessKeyHeader());
     mountPrefix = configuredMountPrefix();
   }
 
@@ -96,6 +111,12 @@ public class ChatCompletionProxyServlet extends HttpServlet {
 
   @Override
   protected void service(HttpServletRequest req, HttpServletResponse resp) throws IOException {
+    if (cors.isPreflight(req)) {
+      // Before the key check: a browser sends no custom headers on a preflight.
+      cors.answerPreflight(req, resp);
+      return;
+    }
+    cors.addResponseHeaders(req, resp);
     String target = targetPath(req);
     if (target == null) {
       writeError(req, resp, new ProxyException(400, "invalid_request_error", "invalid_target_url",

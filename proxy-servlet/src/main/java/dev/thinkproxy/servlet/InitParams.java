@@ -56,6 +56,9 @@ import java.util.regex.Pattern;
  *   <tr><td>{@value #PROVIDER}</td><td>comma-separated {@code NAME=URL} provider aliases ({@code /proxy/NAME/v1/...} goes to {@code URL/...}); a built-in name is replaced, {@code NAME=} removes it</td><td>the built-in set ({@link ProviderAliases})</td></tr>
  *   <tr><td>{@value #NO_BUILTIN_PROVIDERS}</td><td>true/false: start from no aliases, only those of {@value #PROVIDER}</td><td>false</td></tr>
  *   <tr><td>{@value #ALIASES_ONLY}</td><td>true/false: refuse base URLs in the path (403), serve only aliases</td><td>false</td></tr>
+ *   <tr><td>{@value #CORS_ORIGIN}</td><td>comma-separated origins ({@code https://chat.example.com}) whose browser apps may call the proxy, or {@code *}; read by {@link #corsPolicy}</td><td>none (CORS off)</td></tr>
+ *   <tr><td>{@value #CORS_ALLOW_CREDENTIALS}</td><td>true/false: {@code Access-Control-Allow-Credentials: true}; not with {@code *}</td><td>false</td></tr>
+ *   <tr><td>{@value #CORS_MAX_AGE}</td><td>duration: how long browsers may cache a preflight answer</td><td>600s</td></tr>
  *   <tr><td>{@value #ACCESS_LOG}</td><td>true/false: one line per exchange at INFO on the logger {@code dev.thinkproxy.access} ({@link AccessLogListener})</td><td>false</td></tr>
  * </table>
  */
@@ -110,6 +113,12 @@ public final class InitParams {
   public static final String NO_BUILTIN_PROVIDERS = "no-builtin-providers";
   /** Refuse base URLs in the path: serve only provider aliases. */
   public static final String ALIASES_ONLY = "aliases-only";
+  /** Origins whose browser apps may call the proxy. */
+  public static final String CORS_ORIGIN = "cors-origin";
+  /** Let browsers send credentials with cross-origin requests. */
+  public static final String CORS_ALLOW_CREDENTIALS = "cors-allow-credentials";
+  /** How long browsers may cache a preflight answer. */
+  public static final String CORS_MAX_AGE = "cors-max-age";
   /** Log one line per exchange. */
   public static final String ACCESS_LOG = "access-log";
 
@@ -119,6 +128,7 @@ public final class InitParams {
       THINK_KEEP_WHITESPACE, IMPLICIT_OPEN_MODELS, LIFT_REQUEST_REASONING, IDLE_TIMEOUT, FIRST_BYTE_TIMEOUT,
       TOTAL_TIMEOUT, CONNECT_TIMEOUT, HEARTBEAT_INTERVAL, MAX_BODY_BYTES, MAX_RESPONSE_BUFFER_BYTES, MAX_CONCURRENT_REQUESTS, PROXY_KEY, PROXY_KEY_FILE, PROXY_KEY_HEADER, CA_FILE,
       PROVIDER, NO_BUILTIN_PROVIDERS, ALIASES_ONLY,
+      CORS_ORIGIN, CORS_ALLOW_CREDENTIALS, CORS_MAX_AGE,
       ACCESS_LOG);
 
   private static final Pattern DURATION = Pattern.compile("(\\d+)\\s*(ms|s|m|h)?");
@@ -249,6 +259,41 @@ public final class InitParams {
       }
     } catch (IllegalArgumentException e) {
       throw new IllegalArgumentException(PROVIDER + ": " + e.getMessage(), e);
+    }
+  }
+
+  /**
+   * The CORS policy configured by {@value #CORS_ORIGIN}, {@value #CORS_ALLOW_CREDENTIALS} and
+   * {@value #CORS_MAX_AGE}; {@link CorsPolicy#disabled()} when no origin is set.
+   *
+   * @throws IllegalArgumentException naming the setting whose value is invalid, or both settings when
+   *     {@code *} is combined with credentials
+   */
+  public static CorsPolicy corsPolicy(Function<String, String> settings) {
+    CorsPolicy.Builder cors = CorsPolicy.builder();
+    String v;
+    if ((v = get(settings, CORS_ORIGIN)) != null) {
+      try {
+        list(v).forEach(cors::allowOrigin);
+      } catch (IllegalArgumentException e) {
+        throw new IllegalArgumentException(CORS_ORIGIN + ": " + e.getMessage(), e);
+      }
+    }
+    if ((v = get(settings, CORS_ALLOW_CREDENTIALS)) != null) {
+      cors.allowCredentials(parseBoolean(CORS_ALLOW_CREDENTIALS, v));
+    }
+    if ((v = get(settings, CORS_MAX_AGE)) != null) {
+      Duration maxAge = parseDuration(CORS_MAX_AGE, v);
+      try {
+        cors.maxAge(maxAge);
+      } catch (IllegalArgumentException e) {
+        throw new IllegalArgumentException(CORS_MAX_AGE + ": " + e.getMessage(), e);
+      }
+    }
+    try {
+      return cors.build();
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException(CORS_ORIGIN + "=* with " + CORS_ALLOW_CREDENTIALS + ": " + e.getMessage(), e);
     }
   }
 
