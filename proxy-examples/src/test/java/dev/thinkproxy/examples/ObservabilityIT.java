@@ -337,11 +337,17 @@ class ObservabilityIT {
       return seen;
     }
 
+    /** Stops the server as SIGTERM does, and kills it if it has not stopped within the hang guard. */
     @Override
-    public void close() throws InterruptedException {
+    public void close() {
       process.destroy();
-      if (!process.waitFor(HANG_GUARD_SECONDS, TimeUnit.SECONDS)) {
-        process.destroyForcibly().waitFor();
+      try {
+        if (!process.waitFor(HANG_GUARD_SECONDS, TimeUnit.SECONDS)) {
+          process.destroyForcibly();
+        }
+      } catch (InterruptedException e) {
+        process.destroyForcibly();
+        Thread.currentThread().interrupt();
       }
     }
   }
