@@ -16,8 +16,11 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Rewrites the JSON of {@code chat.completion.chunk} events: one {@link ThinkTagProcessor} per choice index,
- * the envelope kept intact. Owns the JSON shape; the processor owns the text and the relay owns the bytes.
+ * Rewrites the JSON of {@code chat.completion.chunk} events, and of the legacy completions endpoint's
+ * {@code text_completion} events: one {@link ThinkTagProcessor} per choice index, the envelope kept intact. Owns the
+ * JSON shape; the processor owns the text and the relay owns the bytes. A chat choice holds its text in
+ * {@code delta.content}, a legacy choice in its own {@code text}; the reasoning field goes beside the text, and
+ * everything else works alike for both.
  *
  * <p>Placement rules: when one upstream event yields several pieces for a choice (reasoning, then content),
  * each piece becomes its own event with the same envelope, reasoning first. Fields other than text (role,
@@ -25,20 +28,36 @@ import java.util.Map;
  * first; top-level fields such as {@code usage} stay on the last event. Held-back text is released before a
  * choice's tool calls and finish, and for every choice by {@link #flushAll()}.
  *
+ * <p>As output goes out it tells a {@link ResponseObserver} that reasoning or answer went out, and what a
+ * {@code usage} object says. In mode {@link ThinkMode#OFF} it only observes: every event is forwarded as it came.
+ *
  * <p>Not thread-safe: one instance per response.
  */
 final class ChunkRewriter {
   private static final String CONTENT = "content";
+  private static final String TEXT = "text";
   private static final String REASONING_CONTENT = "reasoning_content";
   private static final String REASONING = "reasoning";
   private static final byte[] EMPTY = new byte[0];
   private static final byte[] CONTENT_EMPTY = "\"content\":\"\"".getBytes(StandardCharsets.US_ASCII);
   private static final byte[] CONTENT_NULL = "\"content\":null".getBytes(StandardCharsets.US_ASCII);
+  private static final byte[] TEXT_EMPTY = "\"text\":\"\"".getBytes(StandardCharsets.US_ASCII);
+  private static final byte[] TEXT_NULL = "\"text\":null".getBytes(StandardCharsets.US_ASCII);
   private static final List<String> ENVELOPE = List.of("id", "object", "created", "model", "system_fingerprint");
 
   private final ThinkOptions options;
   private final ThinkMode mode;
   private final boolean implicitOpen;
+  /** Split and strip rewrite the text through the processors; wrap and off run them only for the observer. */
+  private final boolean parsesOutput;
+  /** The choice itself holds the text (legacy completions), rather than its {@code delta}. */
+  private final boolean textInChoice;
+  /** The member that holds the text: {@code content}, or {@code text} in a legacy choice. */
+  private final String textField;
+  /** The text member emptied, {@code "content":""}, and nulled, {@code "content":null}, for the splice. */
+  private final byte[] textEmpty;
+  private final byte[] textNull;
+  private final ResponseObserver observer;
   private final Map<Integer, Choice> choices = new HashMap<>();
   private final JsonNodeFactory nodes = JsonNodeFactory.instance;
   private final ChunkScanner scanner;
@@ -54,8 +73,11 @@ final class ChunkRewriter {
   private final class Choice {
     final int index;
     ThinkTagProcessor processor;
-    /** The upstream separates reasoning itself: no tag parsing for this choice any more. */
-    boolean nativeReasoning;
+    /**
+     * No tag parsing for this choice any more: the upstream separates reasoning itself, a tool call or the finish
+     * ended the text, or (when the processor only informs the observer) the answer has begun.
+     */
+    boolean parsingEnded;
     boolean finished;
     boolean wrapOpen;
 
@@ -72,8 +94,13 @@ final class ChunkRewriter {
 
     /** Releases held text, and after that passes text through without parsing. */
     List<ThinkTagProcessor.Segment> endParsing() {
-      nativeReasoning = true;
+      parsingEnded = true;
       return processor == null ? List.of() : processor.finish();
+    }
+
+    /** Whether output of this choice is held back, to be released later. */
+    boolean holdsOutput() {
+      return !finished && (wrapOpen || (parsesOutput && processor != null && processor.holdsText()));
     }
   }
 
@@ -90,12 +117,22 @@ final class ChunkRewriter {
     this(options, mode, implicitOpen, mapper, Endpoint.CHAT_COMPLETIONS, ResponseObserver.NONE);
   }
 
+  /**
+   * @param endpoint {@link Endpoint#COMPLETIONS} for the legacy endpoint's events, else chat completion chunks
+   * @param observer told what goes out; with {@link ThinkMode#OFF} the rewriter does nothing else
+   */
   ChunkRewriter(ThinkOptions options, ThinkMode mode, boolean implicitOpen, ObjectMapper mapper, Endpoint endpoint,
       ResponseObserver observer) {
     this.options = options;
     this.mode = mode;
     this.implicitOpen = implicitOpen;
-    this.scanner = new ChunkScanner(mapper);
+    this.parsesOutput = mode == ThinkMode.SPLIT || mode == ThinkMode.STRIP;
+    this.textInChoice = endpoint == Endpoint.COMPLETIONS;
+    this.textField = textInChoice ? TEXT : CONTENT;
+    this.textEmpty = textInChoice ? TEXT_EMPTY : CONTENT_EMPTY;
+    this.textNull = textInChoice ? TEXT_NULL : CONTENT_NULL;
+    this.observer = observer;
+    this.scanner = new ChunkScanner(mapper, endpoint);
     this.writer = mapper.writer();
   }
 
@@ -112,6 +149,9 @@ final class ChunkRewriter {
    *     in order (empty when the event carried nothing but held-back text)
    */
   List<byte[]> rewrite(ChunkScanner.Chunk chunk) {
+    if (chunk.hasUsage()) {
+      reportUsage(chunk.usageValue(), observer);
+    }
     List<ChunkScanner.ChoiceFields> scanned = chunk.choices;
     if (scanned == null) {
       return null;
@@ -135,7 +175,7 @@ final class ChunkRewriter {
     if (plans == null) {
       return null;
     }
-    if (events == 0 && !chunk.usage) {
+    if (events == 0 && !chunk.hasUsage()) {
       return List.of();
     }
     if (events == 1 && chunk.spliceable()) {
@@ -159,9 +199,7 @@ final class ChunkRewriter {
       if (plan == null) {
         out = List.of(c instanceof ObjectNode ? (ObjectNode) c : nodes.objectNode());
       } else {
-        JsonNode delta = c.get("delta");
-        out = buildChoice((ObjectNode) c, delta instanceof ObjectNode ? (ObjectNode) delta : nodes.objectNode(),
-            plan.pieces(), plan.extrasOnLast());
+        out = buildChoice((ObjectNode) c, plan.pieces(), plan.extrasOnLast());
       }
       perChoice.add(out);
       events = Math.max(events, out.size());
@@ -194,15 +232,15 @@ final class ChunkRewriter {
     if (p.reasoning() && !field.equals(REASONING_CONTENT) && !field.equals(REASONING)) {
       return null; // the field may already be among the members copied as they came
     }
-    // What the content member becomes when the piece leaves no text in it: "" stays "", null stays null.
+    // What the text member becomes when the piece leaves no text in it: "" stays "", null stays null.
     byte[] emptied = f.content == ChunkScanner.Kind.ABSENT ? null
-        : f.content == ChunkScanner.Kind.NULL ? CONTENT_NULL : CONTENT_EMPTY;
+        : f.content == ChunkScanner.Kind.NULL ? textNull : textEmpty;
     byte[] contentMember = emptied;
     byte[] tail = EMPTY;
     if (p.reasoning()) {
       tail = member(field, p.text());
     } else if (!p.text().isEmpty()) {
-      byte[] content = member(CONTENT, p.text());
+      byte[] content = member(textField, p.text());
       if (f.content == ChunkScanner.Kind.ABSENT) {
         contentMember = null;
         tail = content;
@@ -231,20 +269,21 @@ final class ChunkRewriter {
       if (choice.finished) {
         continue;
       }
-      List<Piece> pieces = new ArrayList<>();
-      if (mode == ThinkMode.WRAP) {
-        addWrapClose(choice, pieces);
-      } else {
-        addSegments(pieces, choice.endParsing());
-        strip(pieces);
-      }
-      choice.finished = true;
-      for (Piece p : pieces) {
-        ObjectNode delta = nodes.objectNode();
-        delta.put(p.reasoning() ? options.reasoningField() : CONTENT, p.text());
+      for (Piece p : endText(choice)) {
         ObjectNode c = nodes.objectNode();
         c.put("index", choice.index);
-        c.set("delta", delta);
+        ObjectNode holder = textInChoice ? c : c.putObject("delta");
+        if (p.reasoning()) {
+          if (textInChoice) {
+            holder.put(TEXT, ""); // a legacy choice always has its text
+          }
+          holder.put(options.reasoningField(), p.text());
+        } else {
+          holder.put(textField, p.text());
+        }
+        if (textInChoice) {
+          c.putNull("logprobs");
+        }
         c.putNull("finish_reason");
         ArrayNode arr = nodes.arrayNode();
         arr.add(c);
@@ -269,7 +308,7 @@ final class ChunkRewriter {
   private void rememberEnvelope(ChunkScanner.Chunk chunk) {
     lastChunk = null;
     for (Choice choice : choices.values()) {
-      if (!choice.finished && (choice.wrapOpen || (choice.processor != null && choice.processor.holdsText()))) {
+      if (choice.holdsOutput()) {
         lastChunk = chunk.detached();
         return;
       }
@@ -285,14 +324,7 @@ final class ChunkRewriter {
     boolean finishing = !f.finishReason.isEmpty();
     if (!f.delta) {
       if (finishing) {
-        List<Piece> pieces = new ArrayList<>();
-        if (mode == ThinkMode.WRAP) {
-          addWrapClose(choice, pieces);
-        } else {
-          addSegments(pieces, choice.endParsing());
-        }
-        choice.finished = true;
-        strip(pieces);
+        List<Piece> pieces = endText(choice);
         return pieces.isEmpty() ? null : new Plan(pieces, false, pieces.size());
       }
       return null;
@@ -309,18 +341,21 @@ final class ChunkRewriter {
     if (f.content == ChunkScanner.Kind.ARRAY) {
       StringBuilder r = new StringBuilder();
       StringBuilder t = new StringBuilder();
-      ArrayNode parts = (ArrayNode) chunk.tree().get("choices").get(f.position).get("delta").get(CONTENT);
+      ArrayNode parts = (ArrayNode) holder(chunk.tree().get("choices").get(f.position)).get(textField);
       if (!splitParts(parts, r, t)) {
+        reportAnswerFields(f);
         return null; // unknown part types: leave the event as it came
       }
       arrayReasoning = r.toString();
       arrayContent = t.toString();
     }
 
-    if (mode == ThinkMode.WRAP) {
+    if (!parsesOutput) {
       String reasoning = concat(nativeText, arrayReasoning);
       String text = textContent ? f.contentText : arrayContent == null ? "" : arrayContent;
-      if (reasoning.isEmpty() && !choice.wrapOpen && !hasNativeKeys && arrayReasoning == null) {
+      observeInput(choice, f, reasoning, text, arrayContent != null, endsText);
+      if (mode == ThinkMode.OFF
+          || (reasoning.isEmpty() && !choice.wrapOpen && !hasNativeKeys && arrayReasoning == null)) {
         if (finishing) {
           choice.finished = true;
         }
@@ -348,7 +383,7 @@ final class ChunkRewriter {
         pieces.add(new Piece(true, concat(nativeText, arrayReasoning)));
       }
       if (textContent && !f.contentText.isEmpty()) {
-        if (choice.nativeReasoning) {
+        if (choice.parsingEnded) {
           pieces.add(new Piece(false, f.contentText));
         } else {
           addSegments(pieces, choice.processor().feed(f.contentText));
@@ -359,6 +394,8 @@ final class ChunkRewriter {
       if (endsText) {
         addSegments(pieces, choice.endParsing());
       }
+      report(pieces);
+      reportAnswerFields(f);
       pieces = merge(strip(pieces));
       if (arrayReasoning == null && isUnchanged(f, pieces)) {
         if (finishing) {
@@ -372,6 +409,90 @@ final class ChunkRewriter {
     }
     boolean extras = f.otherFields || finishing || f.logprobs;
     return new Plan(pieces, extrasOnLast, pieces.isEmpty() ? (extras ? 1 : 0) : pieces.size());
+  }
+
+  /**
+   * Ends a choice's text, at its finish or the end of the stream: held text is released (and stripped) or the wrap
+   * block closed. Returns the pieces that makes, reported to the observer.
+   */
+  private List<Piece> endText(Choice choice) {
+    List<Piece> pieces = new ArrayList<>();
+    if (parsesOutput) {
+      addSegments(pieces, choice.endParsing());
+      report(pieces);
+      strip(pieces);
+    } else {
+      observeParsed(choice, choice.endParsing());
+      addWrapClose(choice, pieces);
+    }
+    choice.finished = true;
+    return pieces;
+  }
+
+  /**
+   * Tells the observer what a choice's event says, in the modes that do not run its text through the processor for
+   * output: reasoning from the upstream's own fields, and the text, whose leading think block the processor tells
+   * apart until the answer begins.
+   */
+  private void observeInput(Choice choice, ChunkScanner.ChoiceFields f, String reasoning, String text,
+      boolean fromParts, boolean endsText) {
+    if (!reasoning.isEmpty() || fromParts) {
+      observeParsed(choice, choice.endParsing());
+    }
+    if (!reasoning.isEmpty()) {
+      observer.reasoning();
+    }
+    if (!text.isEmpty()) {
+      if (choice.parsingEnded) {
+        observer.content();
+      } else {
+        observeParsed(choice, choice.processor().feed(text));
+      }
+    }
+    if (endsText) {
+      observeParsed(choice, choice.endParsing());
+    }
+    reportAnswerFields(f);
+  }
+
+  /**
+   * Reports segments the processor gave only for the observer. Once the answer has begun no later opening tag counts
+   * (unless blocks are taken anywhere), so the rest is answer and the processor is no longer needed to say so.
+   */
+  private void observeParsed(Choice choice, List<ThinkTagProcessor.Segment> segments) {
+    for (ThinkTagProcessor.Segment s : segments) {
+      if (s.kind() == ThinkTagProcessor.Kind.REASONING) {
+        observer.reasoning();
+      } else {
+        observer.content();
+      }
+    }
+    if (!choice.parsingEnded && !options.anywhere() && choice.processor != null
+        && choice.processor.contentStarted()) {
+      choice.endParsing();
+    }
+  }
+
+  /** Tells the observer about pieces that go out (or, in strip mode, would have gone out), in order. */
+  private void report(List<Piece> pieces) {
+    for (int k = 0; k < pieces.size(); k++) {
+      Piece p = pieces.get(k);
+      if (p.text().isEmpty()) {
+        continue;
+      }
+      if (p.reasoning()) {
+        observer.reasoning();
+      } else {
+        observer.content();
+      }
+    }
+  }
+
+  /** A refusal or a tool call is answer output too. */
+  private void reportAnswerFields(ChunkScanner.ChoiceFields f) {
+    if (f.answer) {
+      observer.content();
+    }
   }
 
   /** In strip mode reasoning goes nowhere, and neither do the empty pieces that leaves. */
@@ -414,8 +535,9 @@ final class ChunkRewriter {
   }
 
   /** Turns the pieces of one choice into output choices, one per piece, in order. */
-  private List<ObjectNode> buildChoice(ObjectNode c, ObjectNode delta, List<Piece> pieces, boolean extrasOnLast) {
-    boolean hasExtras = hasNonTextFields(delta) || !c.path("finish_reason").asText("").isEmpty()
+  private List<ObjectNode> buildChoice(ObjectNode c, List<Piece> pieces, boolean extrasOnLast) {
+    ObjectNode delta = holder(c);
+    boolean hasExtras = (!textInChoice && hasNonTextFields(delta)) || !c.path("finish_reason").asText("").isEmpty()
         || (c.has("logprobs") && !c.get("logprobs").isNull());
     if (pieces.isEmpty()) {
       if (!hasExtras) {
@@ -426,62 +548,93 @@ final class ChunkRewriter {
     int carrier = extrasOnLast ? pieces.size() - 1 : 0;
     List<ObjectNode> out = new ArrayList<>(pieces.size());
     for (int k = 0; k < pieces.size(); k++) {
-      Piece p = pieces.get(k);
-      ObjectNode d = k == carrier ? delta.deepCopy() : nodes.objectNode();
-      if (carrier != 0 && delta.hasNonNull("role")) {
-        // Tool calls and the finish follow the closing tag, but the role still opens the choice's output.
-        if (k == 0) {
-          d.set("role", delta.get("role"));
-        } else if (k == carrier) {
-          d.remove("role");
+      ObjectNode d;
+      if (textInChoice) {
+        d = choiceFields(c, null, k, pieces.size());
+      } else {
+        d = k == carrier ? delta.deepCopy() : nodes.objectNode();
+        if (carrier != 0 && delta.hasNonNull("role")) {
+          // Tool calls and the finish follow the closing tag, but the role still opens the choice's output.
+          if (k == 0) {
+            d.set("role", delta.get("role"));
+          } else if (k == carrier) {
+            d.remove("role");
+          }
         }
       }
-      d.remove(REASONING_CONTENT);
-      d.remove(REASONING);
-      if (p.reasoning()) {
-        if (delta.has(CONTENT) && !delta.get(CONTENT).isNull()) {
-          d.put(CONTENT, "");
-        } else if (delta.has(CONTENT)) {
-          d.putNull(CONTENT);
-        }
-        d.put(options.reasoningField(), p.text());
-      } else if (!p.text().isEmpty() || k != carrier) {
-        d.put(CONTENT, p.text());
-      } else if (delta.has(CONTENT) && !delta.get(CONTENT).isNull()) {
-        d.put(CONTENT, ""); // all of its text was held back or moved
-      }
-      ObjectNode choice = nodes.objectNode();
-      Iterator<Map.Entry<String, JsonNode>> fields = c.fields();
-      while (fields.hasNext()) {
-        Map.Entry<String, JsonNode> f = fields.next();
-        switch (f.getKey()) {
-          case "delta":
-            choice.set("delta", d);
-            break;
-          case "finish_reason":
-            if (k == pieces.size() - 1) {
-              choice.set("finish_reason", f.getValue());
-            } else {
-              choice.putNull("finish_reason");
-            }
-            break;
-          case "logprobs":
-            if (k == 0) {
-              choice.set("logprobs", f.getValue());
-            } else {
-              choice.putNull("logprobs");
-            }
-            break;
-          default:
-            choice.set(f.getKey(), f.getValue());
-        }
-      }
-      if (!choice.has("delta")) {
-        choice.set("delta", d);
-      }
-      out.add(choice);
+      putText(d, delta, pieces.get(k), k == carrier);
+      out.add(textInChoice ? d : choiceFields(c, d, k, pieces.size()));
     }
     return out;
+  }
+
+  /**
+   * Writes one piece into {@code d}, the output's copy of {@code holder} (the delta, or a legacy choice): the text
+   * member, the configured reasoning field, and no other reasoning field.
+   */
+  private void putText(ObjectNode d, ObjectNode holder, Piece p, boolean carrier) {
+    d.remove(REASONING_CONTENT);
+    d.remove(REASONING);
+    boolean hasText = holder.has(textField);
+    boolean textNotNull = hasText && !holder.get(textField).isNull();
+    if (p.reasoning()) {
+      if (textNotNull) {
+        d.put(textField, "");
+      } else if (hasText) {
+        d.putNull(textField);
+      }
+      d.put(options.reasoningField(), p.text());
+    } else if (!p.text().isEmpty() || !carrier) {
+      d.put(textField, p.text());
+    } else if (textNotNull) {
+      d.put(textField, ""); // all of its text was held back or moved
+    }
+  }
+
+  /**
+   * The fields of choice {@code c} for output event {@code k} of {@code count}: its delta replaced by {@code d} (when
+   * given), its finish reason only on the last event and its logprobs only on the first, the rest as they came.
+   */
+  private ObjectNode choiceFields(ObjectNode c, ObjectNode d, int k, int count) {
+    ObjectNode choice = nodes.objectNode();
+    Iterator<Map.Entry<String, JsonNode>> fields = c.fields();
+    while (fields.hasNext()) {
+      Map.Entry<String, JsonNode> f = fields.next();
+      switch (f.getKey()) {
+        case "delta":
+          choice.set("delta", d == null ? f.getValue() : d);
+          break;
+        case "finish_reason":
+          if (k == count - 1) {
+            choice.set("finish_reason", f.getValue());
+          } else {
+            choice.putNull("finish_reason");
+          }
+          break;
+        case "logprobs":
+          if (k == 0) {
+            choice.set("logprobs", f.getValue());
+          } else {
+            choice.putNull("logprobs");
+          }
+          break;
+        default:
+          choice.set(f.getKey(), f.getValue());
+      }
+    }
+    if (d != null && !choice.has("delta")) {
+      choice.set("delta", d);
+    }
+    return choice;
+  }
+
+  /** The object that holds a choice's text: the choice itself for a legacy completion, else its delta. */
+  private ObjectNode holder(JsonNode c) {
+    if (textInChoice) {
+      return (ObjectNode) c;
+    }
+    JsonNode delta = c.get("delta");
+    return delta instanceof ObjectNode ? (ObjectNode) delta : nodes.objectNode();
   }
 
   private static boolean hasNonTextFields(ObjectNode delta) {
@@ -505,6 +658,30 @@ final class ChunkRewriter {
 
   private static String nativeReasoning(String reasoningContent, String reasoning) {
     return reasoningContent.equals(reasoning) ? reasoningContent : reasoningContent + reasoning;
+  }
+
+  /** Tells the observer the token counts of a {@code usage} value, when it is an object. */
+  static void reportUsage(JsonNode usage, ResponseObserver observer) {
+    if (!(usage instanceof ObjectNode)) {
+      return;
+    }
+    long prompt = count(usage.get("prompt_tokens"));
+    long completion = count(usage.get("completion_tokens"));
+    JsonNode total = usage.get("total_tokens");
+    JsonNode reasoning = usage.path("completion_tokens_details").get("reasoning_tokens");
+    if (reasoning == null || !reasoning.isNumber()) {
+      reasoning = usage.get("reasoning_tokens");
+    }
+    observer.usage(new TokenUsage(prompt, completion, isNumber(total) ? total.longValue() : prompt + completion,
+        count(reasoning)));
+  }
+
+  private static long count(JsonNode n) {
+    return isNumber(n) ? n.longValue() : 0;
+  }
+
+  private static boolean isNumber(JsonNode n) {
+    return n != null && n.isNumber();
   }
 
   /**

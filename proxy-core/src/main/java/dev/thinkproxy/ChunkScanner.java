@@ -1,5 +1,6 @@
 package dev.thinkproxy;
 
+import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.StreamReadConstraints;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -19,6 +20,8 @@ import java.util.List;
  * {@code reasoning_content} and {@code reasoning}, plus where the delta and its members lie, so that a changed
  * delta can be spliced into the original bytes. Most events of a stream turn out unchanged and go out as the
  * bytes they came as; an event whose change is more than a new delta is parsed into a tree ({@link Chunk#tree()}).
+ * For the legacy completions endpoint a choice holds its text itself, in {@code text}: the choice takes the delta's
+ * place, and its members are the delta's members.
  *
  * <p>The scan validates the whole payload as strict JSON (RFC 8259: no comments, no trailing commas, no leading
  * zeros, escapes and UTF-8 checked) and is at least as strict as the mapper's parser and its
@@ -48,6 +51,8 @@ final class ChunkScanner {
   private static final byte[] CONTENT = ascii("content");
   private static final byte[] REASONING_CONTENT = ascii("reasoning_content");
   private static final byte[] REASONING = ascii("reasoning");
+  private static final byte[] TEXT = ascii("text");
+  private static final byte[] REFUSAL = ascii("refusal");
   private static final byte[] TOOL_CALLS = ascii("tool_calls");
   private static final byte[] FUNCTION_CALL = ascii("function_call");
   private static final byte[] TRUE = ascii("true");
@@ -66,6 +71,10 @@ final class ChunkScanner {
   private static final Malformed MALFORMED = new Malformed();
 
   private final ObjectReader treeReader;
+  /** The choice itself holds the text (legacy completions) rather than its {@code delta}. */
+  private final boolean textInChoice;
+  /** The key of the member that holds the answer text: {@code content}, or {@code text} in a legacy choice. */
+  private final byte[] textKey;
   private final int maxDepth;
   private final int maxNumberLength;
   private final int maxStringLength;
@@ -84,8 +93,10 @@ final class ChunkScanner {
   private boolean numIsInt;
   private int numValue;
 
-  ChunkScanner(ObjectMapper mapper) {
+  ChunkScanner(ObjectMapper mapper, Endpoint endpoint) {
     this.treeReader = mapper.readerFor(JsonNode.class);
+    this.textInChoice = endpoint == Endpoint.COMPLETIONS;
+    this.textKey = textInChoice ? TEXT : CONTENT;
     StreamReadConstraints limits = mapper.getFactory().streamReadConstraints();
     this.maxDepth = limits.getMaxNestingDepth();
     this.maxNumberLength = limits.getMaxNumberLength();
@@ -134,7 +145,7 @@ final class ChunkScanner {
           value(1);
         }
       } else if (keyIs(USAGE)) {
-        chunk.usage = peek() != 'n';
+        chunk.usageStart = peek() != 'n' ? pos : -1;
         value(1);
       } else if (keyIs(ERROR)) {
         chunk.error = true;
@@ -164,49 +175,77 @@ final class ChunkScanner {
   }
 
   private void choice(int depth, ChoiceFields c) throws Malformed {
+    if (textInChoice) {
+      c.delta = true;
+      c.deltaStart = pos;
+      members(depth, c);
+      c.deltaEnd = pos;
+      return;
+    }
     if (!openObject(depth)) {
       return;
     }
     do {
       key();
-      if (keyIs(INDEX)) {
-        numIsInt = false;
-        byte first = peek();
-        value(depth);
-        boolean isNumber = first == '-' || (first >= '0' && first <= '9');
-        c.index = isNumber && numIsInt ? numValue : c.position;
-      } else if (keyIs(FINISH_REASON)) {
-        if (peek() == '"') {
-          c.finishReason = stringValue();
-        } else {
-          c.finishReason = "";
-          value(depth);
-        }
-      } else if (keyIs(DELTA)) {
+      if (choiceMember(depth, c)) {
+        continue;
+      }
+      if (keyIs(DELTA)) {
         c.repeatedKeys |= c.deltaStart >= 0;
         c.clearDelta();
         c.deltaStart = pos;
         if (peek() == '{') {
           c.delta = true;
-          delta(depth + 1, c);
+          members(depth + 1, c);
         } else {
           c.delta = false;
           value(depth);
         }
         c.deltaEnd = pos;
-      } else if (keyIs(LOGPROBS)) {
-        c.logprobs = peek() != 'n';
-        value(depth);
       } else {
         value(depth);
       }
     } while (next('}'));
   }
 
-  private void delta(int depth, ChoiceFields c) throws Malformed {
+  /**
+   * Scans the value of a choice's {@code index}, {@code finish_reason} or {@code logprobs}, the key just read;
+   * false, having scanned nothing, for any other key.
+   */
+  private boolean choiceMember(int depth, ChoiceFields c) throws Malformed {
+    if (keyIs(INDEX)) {
+      numIsInt = false;
+      byte first = peek();
+      value(depth);
+      boolean isNumber = first == '-' || (first >= '0' && first <= '9');
+      c.index = isNumber && numIsInt ? numValue : c.position;
+    } else if (keyIs(FINISH_REASON)) {
+      if (peek() == '"') {
+        c.finishReason = stringValue();
+      } else {
+        c.finishReason = "";
+        value(depth);
+      }
+    } else if (keyIs(LOGPROBS)) {
+      c.logprobs = peek() != 'n';
+      value(depth);
+    } else {
+      return false;
+    }
+    return true;
+  }
+
+  /**
+   * The members of the object that holds the text: a chat delta, or a legacy choice, whose other members
+   * ({@code index}, {@code finish_reason}, anything else) belong to the choice and count as no delta field.
+   */
+  private void members(int depth, ChoiceFields c) throws Malformed {
     if (!openObject(depth)) {
       return;
     }
+    // Of repeated keys the last one counts, so these are decided at the end.
+    boolean refusal = false;
+    boolean toolCallItems = false;
     do {
       int keyStart = pos;
       key();
@@ -214,7 +253,7 @@ final class ChunkScanner {
       boolean keyEscaped = strEscaped;
       boolean present = peek() != 'n';
       int id;
-      if (keyIs(CONTENT)) {
+      if (keyIs(textKey)) {
         id = CONTENT_MEMBER;
         c.content = kind();
         c.contentText = text(depth);
@@ -228,16 +267,37 @@ final class ChunkScanner {
         c.reasoningText = text(depth);
       } else {
         id = OTHER_MEMBER;
-        if (keyIs(TOOL_CALLS)) {
+        if (textInChoice) {
+          if (!choiceMember(depth, c)) {
+            value(depth);
+          }
+        } else if (keyIs(TOOL_CALLS)) {
           c.toolCalls = present;
+          toolCallItems = peek() == '[' && !emptyArray();
+          value(depth);
         } else if (keyIs(FUNCTION_CALL)) {
           c.functionCall = present;
+          value(depth);
+        } else if (keyIs(REFUSAL)) {
+          refusal = peek() == '"' && pos + 1 < end && b[pos + 1] != '"';
+          value(depth);
+        } else {
+          value(depth);
         }
-        value(depth);
       }
       c.addMember(keyStart, pos, id, present, keyTo, keyEscaped);
     } while (next('}'));
+    c.answer = refusal || toolCallItems || c.functionCall;
     otherFields(c);
+  }
+
+  /** Whether the array that starts at the position has no element; it is validated when scanned as a value. */
+  private boolean emptyArray() {
+    int i = pos + 1;
+    while (i < end && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r')) {
+      i++;
+    }
+    return i < end && b[i] == ']';
   }
 
   /** Whether the delta has a non-null member besides the text ones; of repeated keys the last one counts. */
@@ -254,7 +314,8 @@ final class ChunkScanner {
           c.repeatedKeys = true;
         }
       }
-      if (last && ms[MEMBER * m + 3] == 1) {
+      // A legacy choice's other members belong to the choice, not to its text.
+      if (last && ms[MEMBER * m + 3] == 1 && !textInChoice) {
         c.otherFields = true;
       }
     }
@@ -642,8 +703,11 @@ final class ChunkScanner {
     private ObjectNode tree;
     /** The {@code choices} array, or null when there is none or it is not an array. */
     List<ChoiceFields> choices;
-    /** {@code usage} is present and not null. */
-    boolean usage;
+    /**
+     * Where the value of {@code usage} starts in the payload; -1 when it is absent or null. An int in place of a
+     * flag keeps the object, made for every event, the size it was.
+     */
+    private int usageStart = -1;
     /** {@code error} is present. */
     boolean error;
     /** The JSON has line breaks between tokens, so it cannot go out on one {@code data:} line as it is. */
@@ -670,6 +734,24 @@ final class ChunkScanner {
       return c.object && c.delta && !c.repeatedKeys;
     }
 
+    /** Whether {@code usage} is present and not null. */
+    boolean hasUsage() {
+      return usageStart >= 0;
+    }
+
+    /** The value of {@code usage}, parsed on its own unless the whole payload already is. */
+    JsonNode usageValue() {
+      if (tree != null) {
+        return tree.get("usage");
+      }
+      // A parser stops after the one value it is asked for, whatever follows it.
+      try (JsonParser p = treeReader.getFactory().createParser(bytes, usageStart, offset + length - usageStart)) {
+        return treeReader.readTree(p);
+      } catch (IOException | RuntimeException e) {
+        throw unparsed(e);
+      }
+    }
+
     /** The payload's length in bytes. */
     int length() {
       return length;
@@ -691,11 +773,15 @@ final class ChunkScanner {
         try {
           tree = (ObjectNode) treeReader.readTree(bytes, offset, length);
         } catch (IOException | RuntimeException e) {
-          throw new UncheckedIOException("a payload that scanned as JSON did not parse",
-              e instanceof IOException ? (IOException) e : new IOException(e));
+          throw unparsed(e);
         }
       }
       return tree;
+    }
+
+    private UncheckedIOException unparsed(Exception e) {
+      return new UncheckedIOException("a payload that scanned as JSON did not parse",
+          e instanceof IOException ? (IOException) e : new IOException(e));
     }
 
     /**
@@ -783,7 +869,10 @@ final class ChunkScanner {
   /** Ints per member in {@link ChoiceFields#members}. */
   static final int MEMBER = 6;
 
-  /** What one entry of {@code choices} says. */
+  /**
+   * What one entry of {@code choices} says. "The delta" is the object that holds the text: the choice's
+   * {@code delta}, or for a legacy completion the choice itself, whose {@code text} is then "content".
+   */
   static final class ChoiceFields {
     /** Position in the {@code choices} array. */
     final int position;
@@ -795,11 +884,12 @@ final class ChunkScanner {
     String finishReason = "";
     /** {@code logprobs} is present and not null. */
     boolean logprobs;
-    /** {@code delta} is an object. */
+    /** {@code delta} is an object (always, for a legacy choice that is an object). */
     boolean delta;
     /** Where the {@code delta} value starts and ends in the payload; -1 before one is seen. */
     int deltaStart = -1;
     int deltaEnd = -1;
+    /** The answer text: {@code content}, or a legacy choice's {@code text}. */
     Kind content;
     String contentText;
     Kind reasoningContent;
@@ -810,7 +900,15 @@ final class ChunkScanner {
     boolean toolCalls;
     /** {@code function_call} is present and not null. */
     boolean functionCall;
-    /** The delta has a member other than the three text fields that is not null (role, tool calls, …). */
+    /**
+     * The delta carries answer output besides its text: a non-empty {@code refusal}, a {@code tool_calls} array with
+     * an element, or a {@code function_call}.
+     */
+    boolean answer;
+    /**
+     * The delta has a member other than the three text fields that is not null (role, tool calls, …); never for a
+     * legacy choice, whose other members belong to the choice.
+     */
     boolean otherFields;
     /**
      * The delta's members, {@value #MEMBER} ints each: where it starts (its key's opening quote) and ends (its
@@ -836,6 +934,7 @@ final class ChunkScanner {
       reasoningText = "";
       toolCalls = false;
       functionCall = false;
+      answer = false;
       otherFields = false;
       memberCount = 0;
     }

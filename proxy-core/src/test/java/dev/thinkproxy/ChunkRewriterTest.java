@@ -32,7 +32,7 @@ class ChunkRewriterTest {
     }
   }
 
-  private static final ChunkScanner SCANNER = new ChunkScanner(Sse.MAPPER);
+  private static final ChunkScanner SCANNER = new ChunkScanner(Sse.MAPPER, Endpoint.CHAT_COMPLETIONS);
 
   private static ChunkScanner.Chunk scan(String json) {
     byte[] bytes = json.getBytes(java.nio.charset.StandardCharsets.UTF_8);

@@ -53,27 +53,43 @@ import org.assertj.core.api.SoftAssertions;
 class ChunkScannerTest {
 
   private static final byte[] BOM = {(byte) 0xEF, (byte) 0xBB, (byte) 0xBF};
+  /** A legacy choice with escaped keys, members named like a chat choice's, and members vLLM adds. */
+  private static final byte[] LEGACY_CHUNK = utf8("{\"object\":\"text_completion\",\"choices\":[{\"ind\\u0065x\":1,"
+      + "\"t\\u0065xt\":\"<think>a\",\"content\":\"c\",\"delta\":{\"content\":\"d\"},\"reasoning\":\"r\","
+      + "\"logprobs\":{\"tokens\":[]},\"finish_reason\":\"length\",\"stop_reason\":null}]}");
   private static final Set<String> TEXT_FIELDS = Set.of("content", "reasoning_content", "reasoning");
 
   @Group
   class AgreementWithTheTree {
     /** One scanner for all tries, as a response reuses one for all its events. */
-    private final ChunkScanner scanner = new ChunkScanner(Sse.MAPPER);
+    private final ChunkScanner scanner = new ChunkScanner(Sse.MAPPER, Endpoint.CHAT_COMPLETIONS);
+    private final ChunkScanner legacyScanner = new ChunkScanner(Sse.MAPPER, Endpoint.COMPLETIONS);
+
+    /** A chunk payload, a legacy completion's for about a third of them. */
+    record Shaped(boolean legacy, Payload payload) {}
 
     @Provide
-    Arbitrary<Payload> chunks() {
-      return Arbitraries.randomValue(r -> chunkPayload(new Gen(r, true)));
+    Arbitrary<Shaped> chunks() {
+      return Arbitraries.randomValue(r -> {
+        Gen g = new Gen(r, true);
+        boolean legacy = g.chance(0.35);
+        return new Shaped(legacy, chunkPayload(g, legacy));
+      });
     }
 
-    @Property(tries = 600)
+    @Property(tries = 900)
     @StatisticsReport(onFailureOnly = true)
-    void everyScannedFieldIsWhatTheTreeSays(@ForAll("chunks") Payload payload) {
-      ChunkScanner.Chunk chunk = scanner.scan(payload.bytes(), 0, payload.bytes().length);
+    void everyScannedFieldIsWhatTheTreeSays(@ForAll("chunks") Shaped shaped) {
+      byte[] b = shaped.payload().bytes();
+      ChunkScanner.Chunk chunk = (shaped.legacy() ? legacyScanner : scanner).scan(b, 0, b.length);
 
       assertThat(chunk).as("a valid chunk scans").isNotNull();
-      assertAgreesWithTree(payload.bytes(), chunk);
-      Statistics.label("spliceable").collect(chunk.spliceable());
-      Statistics.label("spliceable").coverage(c -> c.check(true).percentage(p -> p > 10));
+      assertAgreesWithTree(b, chunk, shaped.legacy());
+      Statistics.label("spliceable").collect(shaped.legacy(), chunk.spliceable());
+      Statistics.label("spliceable").coverage(c -> {
+        c.check(false, true).percentage(p -> p > 6);
+        c.check(true, true).percentage(p -> p > 3);
+      });
     }
 
     @Example
@@ -91,7 +107,7 @@ class ChunkScannerTest {
       assertThat(c.reasoningContentText).isEqualTo("r");
       assertThat(c.reasoning).isEqualTo(Kind.NULL);
       assertThat(c.toolCalls).isTrue();
-      assertThat(chunk.usage).isTrue();
+      assertThat(chunk.hasUsage()).isTrue();
     }
 
     @Example
@@ -151,18 +167,61 @@ class ChunkScannerTest {
       // The tree's delta is {"role":null}: no member besides the text fields is non-null.
       assertThat(chunk.choices.get(0).otherFields).isFalse();
     }
+
+    @Example
+    void answerFieldsAreNonEmptyRefusalsAndToolCalls() {
+      Map<String, Boolean> cases = new LinkedHashMap<>();
+      cases.put("\"refusal\":\"no\"", true);
+      cases.put("\"refusal\":\"\"", false);
+      cases.put("\"refusal\":null", false);
+      cases.put("\"tool_calls\":[{\"index\":0}]", true);
+      cases.put("\"tool_calls\":[ ]", false);
+      cases.put("\"tool_calls\":[]", false);
+      cases.put("\"tool_calls\":[{}],\"tool_calls\":[]", false);
+      cases.put("\"refusal\":\"no\",\"refusal\":null", false);
+      cases.put("\"refusal\":\"no\",\"tool_calls\":[]", true);
+      cases.put("\"function_call\":{\"name\":\"f\"}", true);
+      cases.forEach((member, answer) -> {
+        byte[] b = utf8("{\"choices\":[{\"delta\":{" + member + "}}]}");
+        ChunkScanner.Chunk chunk = scan(b);
+        assertAgreesWithTree(b, chunk);
+        assertThat(chunk.choices.get(0).answer).as(member).isEqualTo(answer);
+      });
+    }
+
+    @Example
+    void aLegacyChoiceHoldsItsTextAndItsOtherMembersAreNoDeltaFields() {
+      ChunkScanner.Chunk chunk = scanLegacy(LEGACY_CHUNK);
+
+      assertAgreesWithTree(LEGACY_CHUNK, chunk, true);
+      assertThat(Fields.of(chunk.choices.get(0))).isEqualTo(new Fields(0, true, 1, "length", true, true, Kind.TEXT,
+          "<think>a", Kind.ABSENT, "", Kind.TEXT, "r", false, false, false, false));
+      assertThat(chunk.spliceable()).isTrue();
+    }
+
+    @Example
+    void aRepeatedMemberOfALegacyChoiceIsNotSpliced() {
+      byte[] b = utf8("{\"choices\":[{\"text\":\"a\",\"finish_reason\":\"stop\",\"finish_reason\":null}]}");
+
+      ChunkScanner.Chunk chunk = scanLegacy(b);
+
+      assertAgreesWithTree(b, chunk, true);
+      assertThat(chunk.choices.get(0).finishReason).isEmpty();
+      assertThat(chunk.spliceable()).isFalse();
+    }
   }
 
   @Group
   class NeverMoreLenientThanJackson {
     /** One scanner for all tries, most of which it rejects halfway through. */
-    private final ChunkScanner scanner = new ChunkScanner(Sse.MAPPER);
+    private final ChunkScanner scanner = new ChunkScanner(Sse.MAPPER, Endpoint.CHAT_COMPLETIONS);
+    private final ChunkScanner legacyScanner = new ChunkScanner(Sse.MAPPER, Endpoint.COMPLETIONS);
 
     @Provide
     Arbitrary<Payload> mutants() {
       return Arbitraries.randomValue(r -> {
         Gen g = new Gen(r, true);
-        return new Payload(mutate(g, chunkPayload(g).bytes()));
+        return new Payload(mutate(g, chunkPayload(g, g.chance(0.3)).bytes()));
       });
     }
 
@@ -171,6 +230,8 @@ class ChunkScannerTest {
     void scannerNeverAcceptsWhatJacksonRejects(@ForAll("mutants") Payload payload) {
       byte[] b = payload.bytes();
       ChunkScanner.Chunk chunk = scanner.scan(b, 0, b.length);
+      ChunkScanner.Chunk legacy = legacyScanner.scan(b, 0, b.length);
+      assertThat(legacy != null).as("a legacy scan accepts exactly what a chat scan accepts").isEqualTo(chunk != null);
       Statistics.label("accepted").collect(chunk != null);
       Statistics.label("accepted").coverage(c -> {
         c.check(true).percentage(p -> p > 5);
@@ -190,6 +251,7 @@ class ChunkScannerTest {
       assertThat(tree).isInstanceOf(ObjectNode.class);
       assertThatCode(chunk::tree).doesNotThrowAnyException();
       assertAgreesWithTree(b, chunk);
+      assertAgreesWithTree(b, legacy, true);
     }
 
     @Provide
@@ -230,6 +292,7 @@ class ChunkScannerTest {
         for (Bad bad : BAD_VALUES) {
           byte[] b = latin1(context.replace("%s", bad.text()));
           softly.assertThat(scan(b)).as("%s in %s: %s", bad.name(), context, show(b)).isNull();
+          softly.assertThat(scanLegacy(b)).as("legacy: %s in %s: %s", bad.name(), context, show(b)).isNull();
           if (bad.jacksonRejects()) {
             softly.assertThat(jacksonParses(b)).as("Jackson on %s in %s: %s", bad.name(), context, show(b)).isFalse();
           }
@@ -239,6 +302,7 @@ class ChunkScannerTest {
         for (Bad bad : BAD_KEYS) {
           byte[] b = latin1(context.replace("%s", bad.text()));
           softly.assertThat(scan(b)).as("%s in %s: %s", bad.name(), context, show(b)).isNull();
+          softly.assertThat(scanLegacy(b)).as("legacy: %s in %s: %s", bad.name(), context, show(b)).isNull();
           if (bad.jacksonRejects()) {
             softly.assertThat(jacksonParses(b)).as("Jackson on %s in %s: %s", bad.name(), context, show(b)).isFalse();
           }
@@ -440,7 +504,11 @@ class ChunkScannerTest {
       }
 
       ChunkRewriter rewriter() {
-        return new ChunkRewriter(options, mode, false, Sse.MAPPER);
+        return rewriter(Endpoint.CHAT_COMPLETIONS);
+      }
+
+      ChunkRewriter rewriter(Endpoint endpoint) {
+        return new ChunkRewriter(options, mode, false, Sse.MAPPER, endpoint, ResponseObserver.NONE);
       }
     }
 
@@ -455,15 +523,17 @@ class ChunkScannerTest {
     @Property(tries = 400, edgeCases = EdgeCasesMode.NONE)
     @StatisticsReport(onFailureOnly = true)
     void splicingADeltaGivesTheEventsRebuildingFromTheTreeGives(@ForAll Config config,
-        @ForAll @Size(min = 1, max = 6) List<@From("eventTexts") String> texts, @ForAll long seed) {
+        @ForAll @Size(min = 1, max = 6) List<@From("eventTexts") String> texts, @ForAll long seed,
+        @ForAll boolean legacy) {
       Gen g = new Gen(new Random(seed), false);
       int index = g.pick(0, 0, 0, 1, 2);
-      ChunkRewriter splicing = config.rewriter();
-      ChunkRewriter rebuilding = config.rewriter();
+      Endpoint endpoint = legacy ? Endpoint.COMPLETIONS : Endpoint.CHAT_COMPLETIONS;
+      ChunkRewriter splicing = config.rewriter(endpoint);
+      ChunkRewriter rebuilding = config.rewriter(endpoint);
       int spliced = 0;
 
       for (int k = 0; k < texts.size(); k++) {
-        List<String> tokens = tokens(streamEvent(g, texts.get(k), k, k == texts.size() - 1, index));
+        List<String> tokens = tokens(streamEvent(g, texts.get(k), k, k == texts.size() - 1, index, legacy));
         String[] gaps = gaps(g, tokens.size(), g.chance(0.5) ? Spacing.NONE : Spacing.SPACES, false);
         byte[] oneLine = utf8(join(tokens, gaps));
         gaps[1 + g.r.nextInt(tokens.size() - 1)] += g.pick("\n", "\r\n", "\r");
@@ -485,6 +555,8 @@ class ChunkScannerTest {
       }
       assertThat(normalised(splicing.flushAll())).as("flushAll").isEqualTo(normalised(rebuilding.flushAll()));
       Statistics.label("an event through the splice path").collect(spliced > 0);
+      Statistics.label("legacy and spliced").collect(legacy && spliced > 0);
+      Statistics.label("legacy and spliced").coverage(c -> c.check(true).percentage(p -> p > 10));
       Statistics.label("an event through the splice path").coverage(c -> c.check(true).percentage(p -> p > 30));
     }
 
@@ -506,11 +578,19 @@ class ChunkScannerTest {
 
   /** Asserts that every field the scanner reports is what Jackson's tree (and, for repeats, its parser) says. */
   static void assertAgreesWithTree(byte[] bytes, ChunkScanner.Chunk chunk) {
+    assertAgreesWithTree(bytes, chunk, false);
+  }
+
+  /** As above; {@code legacy}: the chunk was scanned as a legacy completion, whose choices hold their text. */
+  static void assertAgreesWithTree(byte[] bytes, ChunkScanner.Chunk chunk, boolean legacy) {
     assertThat(chunk).as("scanned %s", show(bytes)).isNotNull();
     JsonNode tree = readTree(bytes);
     assertThat(tree).as("Jackson's tree of %s", show(bytes)).isInstanceOf(ObjectNode.class);
+    if (chunk.hasUsage()) {
+      assertThat(chunk.usageValue()).as("usage value of %s, parsed alone", show(bytes)).isEqualTo(tree.get("usage"));
+    }
     assertThat(chunk.tree()).as("tree()").isEqualTo(tree);
-    assertThat(chunk.usage).as("usage of %s", show(bytes)).isEqualTo(tree.hasNonNull("usage"));
+    assertThat(chunk.hasUsage()).as("usage of %s", show(bytes)).isEqualTo(tree.hasNonNull("usage"));
     assertThat(chunk.error).as("error of %s", show(bytes)).isEqualTo(tree.has("error"));
     boolean lineBreaks = lineBreaksBeforeTheEnd(bytes);
     assertThat(chunk.lineBreaks).as("lineBreaks of %s", show(bytes)).isEqualTo(lineBreaks);
@@ -521,32 +601,31 @@ class ChunkScannerTest {
       assertThat(chunk.choices).as("choices of %s", show(bytes)).hasSize(choices.size());
       for (int p = 0; p < choices.size(); p++) {
         ChoiceFields f = chunk.choices.get(p);
-        assertThat(Fields.of(f)).as("choice %s of %s", p, show(bytes)).isEqualTo(Fields.expected(p, choices.get(p)));
-        assertDeltaBytes(bytes, f, choices.get(p));
+        Fields expected = legacy ? Fields.expectedLegacy(p, choices.get(p)) : Fields.expected(p, choices.get(p));
+        assertThat(Fields.of(f)).as("choice %s of %s", p, show(bytes)).isEqualTo(expected);
+        assertDeltaBytes(bytes, f, choices.get(p), legacy);
       }
     }
-    assertThat(chunk.spliceable()).as("spliceable %s", show(bytes)).isEqualTo(expectedSpliceable(bytes, tree, lineBreaks));
+    assertThat(chunk.spliceable()).as("spliceable %s", show(bytes))
+        .isEqualTo(expectedSpliceable(bytes, tree, lineBreaks, legacy));
   }
 
   /** What the scanner reports for one choice, as a value. */
   record Fields(int position, boolean object, int index, String finishReason, boolean logprobs, boolean delta,
       Kind content, String contentText, Kind reasoningContent, String reasoningContentText, Kind reasoning,
-      String reasoningText, boolean toolCalls, boolean functionCall, boolean otherFields) {
+      String reasoningText, boolean toolCalls, boolean functionCall, boolean answer, boolean otherFields) {
 
     static Fields of(ChoiceFields f) {
       return new Fields(f.position, f.object, f.index, f.finishReason, f.logprobs, f.delta, f.content, f.contentText,
           f.reasoningContent, f.reasoningContentText, f.reasoning, f.reasoningText, f.toolCalls, f.functionCall,
-          f.otherFields);
+          f.answer, f.otherFields);
     }
 
     /** What the tree says of the choice at {@code position}; nothing but the position when it is not an object. */
     static Fields expected(int position, JsonNode c) {
       if (!c.isObject()) {
-        return new Fields(position, false, position, "", false, false, Kind.ABSENT, "", Kind.ABSENT, "", Kind.ABSENT,
-            "", false, false, false);
+        return notAnObject(position);
       }
-      JsonNode index = c.get("index");
-      JsonNode finish = c.get("finish_reason");
       JsonNode d = c.get("delta");
       boolean isDelta = d != null && d.isObject();
       JsonNode delta = isDelta ? d : Sse.MAPPER.createObjectNode();
@@ -554,11 +633,40 @@ class ChunkScannerTest {
       for (Map.Entry<String, JsonNode> m : delta.properties()) {
         other |= !TEXT_FIELDS.contains(m.getKey()) && !m.getValue().isNull();
       }
-      return new Fields(position, true, index != null && index.isInt() ? index.intValue() : position,
-          finish != null && finish.isTextual() ? finish.textValue() : "", c.hasNonNull("logprobs"), isDelta,
+      JsonNode toolCalls = delta.get("tool_calls");
+      JsonNode refusal = delta.get("refusal");
+      boolean answer = (toolCalls != null && toolCalls.isArray() && !toolCalls.isEmpty())
+          || (refusal != null && refusal.isTextual() && !refusal.textValue().isEmpty())
+          || delta.hasNonNull("function_call");
+      return new Fields(position, true, index(position, c), finishReason(c), c.hasNonNull("logprobs"), isDelta,
           kind(delta.get("content")), text(delta.get("content")), kind(delta.get("reasoning_content")),
           text(delta.get("reasoning_content")), kind(delta.get("reasoning")), text(delta.get("reasoning")),
-          delta.hasNonNull("tool_calls"), delta.hasNonNull("function_call"), other);
+          delta.hasNonNull("tool_calls"), delta.hasNonNull("function_call"), answer, other);
+    }
+
+    /** What the tree says of a legacy choice: the choice holds its text in {@code text}, and has no delta fields. */
+    static Fields expectedLegacy(int position, JsonNode c) {
+      if (!c.isObject()) {
+        return notAnObject(position);
+      }
+      return new Fields(position, true, index(position, c), finishReason(c), c.hasNonNull("logprobs"), true,
+          kind(c.get("text")), text(c.get("text")), kind(c.get("reasoning_content")), text(c.get("reasoning_content")),
+          kind(c.get("reasoning")), text(c.get("reasoning")), false, false, false, false);
+    }
+
+    private static Fields notAnObject(int position) {
+      return new Fields(position, false, position, "", false, false, Kind.ABSENT, "", Kind.ABSENT, "", Kind.ABSENT,
+          "", false, false, false, false);
+    }
+
+    private static int index(int position, JsonNode c) {
+      JsonNode index = c.get("index");
+      return index != null && index.isInt() ? index.intValue() : position;
+    }
+
+    private static String finishReason(JsonNode c) {
+      JsonNode finish = c.get("finish_reason");
+      return finish != null && finish.isTextual() ? finish.textValue() : "";
     }
 
     private static Kind kind(JsonNode n) {
@@ -577,11 +685,11 @@ class ChunkScannerTest {
    * The bytes the scanner points at for the delta parse to the tree's delta; its members, put back together, parse
    * to it too, and each is tagged with the text field its key names.
    */
-  private static void assertDeltaBytes(byte[] bytes, ChoiceFields f, JsonNode choice) {
+  private static void assertDeltaBytes(byte[] bytes, ChoiceFields f, JsonNode choice, boolean legacy) {
     if (!choice.isObject()) {
       return;
     }
-    JsonNode delta = choice.get("delta");
+    JsonNode delta = legacy ? choice : choice.get("delta");
     if (delta == null) {
       assertThat(f.deltaStart).isEqualTo(-1);
       return;
@@ -599,8 +707,7 @@ class ChunkScannerTest {
       }
       joined.writeBytes(member);
       String key = readTree(Sse.concat(utf8("{"), member, utf8("}"))).fieldNames().next();
-      int expected = switch (key) {
-        case "content" -> ChunkScanner.CONTENT_MEMBER;
+      int expected = key.equals(legacy ? "text" : "content") ? ChunkScanner.CONTENT_MEMBER : switch (key) {
         case "reasoning_content" -> ChunkScanner.REASONING_CONTENT_MEMBER;
         case "reasoning" -> ChunkScanner.REASONING_MEMBER;
         default -> ChunkScanner.OTHER_MEMBER;
@@ -616,10 +723,10 @@ class ChunkScannerTest {
    * that choice's {@code delta} nor a text member of its delta repeated (found with Jackson's streaming parser,
    * which sees repeats the tree hides).
    */
-  private static boolean expectedSpliceable(byte[] bytes, JsonNode tree, boolean lineBreaks) {
+  private static boolean expectedSpliceable(byte[] bytes, JsonNode tree, boolean lineBreaks, boolean legacy) {
     JsonNode choices = tree.get("choices");
     if (lineBreaks || choices == null || !choices.isArray() || choices.size() != 1 || !choices.get(0).isObject()
-        || !choices.get(0).path("delta").isObject()) {
+        || !(legacy || choices.get(0).path("delta").isObject())) {
       return false;
     }
     try (JsonParser p = Sse.MAPPER.createParser(bytes)) {
@@ -634,7 +741,7 @@ class ChunkScannerTest {
           if (value == JsonToken.START_ARRAY) {
             JsonToken first = p.nextToken();
             if (first == JsonToken.START_OBJECT) {
-              repeated |= repeatsInChoice(p);
+              repeated |= legacy ? repeatsInObject(p) : repeatsInChoice(p);
             } else {
               p.skipChildren();
             }
@@ -662,21 +769,28 @@ class ChunkScannerTest {
       if (name.equals("delta")) {
         deltas++;
         if (value == JsonToken.START_OBJECT) {
-          Map<String, Integer> seen = new LinkedHashMap<>();
-          while (p.nextToken() == JsonToken.FIELD_NAME) {
-            String member = p.currentName();
-            p.nextToken();
-            p.skipChildren();
-            if (seen.merge(member, 1, Integer::sum) > 1) {
-              repeated = true;
-            }
-          }
+          repeated |= repeatsInObject(p);
           continue;
         }
       }
       p.skipChildren();
     }
     return repeated || deltas > 1;
+  }
+
+  /** Reads an object's members (positioned at its start); whether one of its keys repeats. */
+  private static boolean repeatsInObject(JsonParser p) throws IOException {
+    Map<String, Integer> seen = new LinkedHashMap<>();
+    boolean repeated = false;
+    while (p.nextToken() == JsonToken.FIELD_NAME) {
+      String member = p.currentName();
+      p.nextToken();
+      p.skipChildren();
+      if (seen.merge(member, 1, Integer::sum) > 1) {
+        repeated = true;
+      }
+    }
+    return repeated;
   }
 
   /** Whether a CR or LF comes before the end of the top-level object (outside strings, where JSON allows none). */
@@ -726,12 +840,16 @@ class ChunkScannerTest {
   }
 
   private static ChunkScanner.Chunk scan(byte[] bytes) {
-    return new ChunkScanner(Sse.MAPPER).scan(bytes, 0, bytes.length);
+    return new ChunkScanner(Sse.MAPPER, Endpoint.CHAT_COMPLETIONS).scan(bytes, 0, bytes.length);
+  }
+
+  private static ChunkScanner.Chunk scanLegacy(byte[] bytes) {
+    return new ChunkScanner(Sse.MAPPER, Endpoint.COMPLETIONS).scan(bytes, 0, bytes.length);
   }
 
   /** Everything a scan reports, with positions relative to the payload's start. */
   private static List<Object> summary(ChunkScanner.Chunk chunk, int offset) {
-    List<Object> s = new ArrayList<>(List.of(chunk.usage, chunk.error, chunk.lineBreaks, chunk.spliceable()));
+    List<Object> s = new ArrayList<>(List.of(chunk.hasUsage(), chunk.error, chunk.lineBreaks, chunk.spliceable()));
     if (chunk.choices == null) {
       s.add("no choices");
       return s;
@@ -778,6 +896,8 @@ class ChunkScannerTest {
       "{\"choices\":[{\"delta\":{\"reasoning_content\":%s}}]}", "{\"choices\":[{\"delta\":{\"reasoning\":%s}}]}",
       "{\"choices\":[{\"delta\":{\"role\":%s}}]}", "{\"choices\":[{\"delta\":{\"tool_calls\":%s}}]}",
       "{\"choices\":[{\"delta\":{\"function_call\":%s}}]}", "{\"choices\":[{\"delta\":{\"x\":%s}}]}",
+      "{\"choices\":[{\"delta\":{\"refusal\":%s}}]}", "{\"choices\":[{\"delta\":{\"tool_calls\":[%s]}}]}",
+      "{\"choices\":[{\"text\":%s}]}", "{\"choices\":[{\"text\":\"a\",\"stop_reason\":%s}]}",
       "{\"usage\":%s}", "{\"error\":%s}");
 
   private static final List<Bad> BAD_VALUES = List.of(
@@ -819,7 +939,8 @@ class ChunkScannerTest {
       new Bad("missing continuation", "\"\u00C3a\"", true));
 
   private static final List<String> KEY_CONTEXTS = List.of("{%s:1}", "{\"a\":{%s:1}}", "{\"choices\":[{%s:1}]}",
-      "{\"choices\":[{\"delta\":{%s:1}}]}", "{\"a\":1,%s:1}", "{\"choices\":[{\"delta\":{\"content\":\"\",%s:1}}]}");
+      "{\"choices\":[{\"delta\":{%s:1}}]}", "{\"a\":1,%s:1}", "{\"choices\":[{\"delta\":{\"content\":\"\",%s:1}}]}",
+      "{\"choices\":[{\"text\":\"\",%s:1}]}");
 
   private static final List<Bad> BAD_KEYS = List.of(new Bad("unquoted", "a", true),
       new Bad("single-quoted", "'a'", true), new Bad("number", "1", true), new Bad("null", "null", true),
@@ -895,7 +1016,12 @@ class ChunkScannerTest {
 
   /** A chunk payload: sometimes a byte-order mark, whitespace of some style, sometimes content after it. */
   static Payload chunkPayload(Gen g) {
-    Json chunk = chunk(g);
+    return chunkPayload(g, false);
+  }
+
+  /** As above; {@code legacy}: the choices are legacy completion choices, which hold their text themselves. */
+  static Payload chunkPayload(Gen g, boolean legacy) {
+    Json chunk = chunk(g, legacy);
     Spacing spacing = g.pick(Spacing.values());
     List<String> tokens = tokens(chunk);
     String json = join(tokens, gaps(g, tokens.size(), spacing, true));
@@ -904,17 +1030,17 @@ class ChunkScannerTest {
     return new Payload(Sse.concat(prefix, utf8(json), trailer));
   }
 
-  static Obj chunk(Gen g) {
+  static Obj chunk(Gen g, boolean legacy) {
     Map<String, Supplier<Json>> f = new LinkedHashMap<>();
     f.put("id", () -> string(g, "chatcmpl-" + g.between(0, 999)));
-    f.put("object", () -> string(g, "chat.completion.chunk"));
+    f.put("object", () -> string(g, legacy ? "text_completion" : "chat.completion.chunk"));
     f.put("created", () -> new Scalar(g.pick("1770000000", "0", "1.5")));
     f.put("model", () -> string(g, g.pick("m", "deepseek-r1", "é😀")));
     if (g.chance(0.5)) {
       f.put("system_fingerprint", () -> g.chance(0.3) ? NULL : string(g, "fp_1"));
     }
     if (g.chance(0.93)) {
-      f.put("choices", () -> choices(g));
+      f.put("choices", () -> choices(g, legacy));
     }
     double u = g.r.nextDouble();
     if (u < 0.4) {
@@ -927,19 +1053,20 @@ class ChunkScannerTest {
     return object(g, f, 0.1, (name, old) -> f.get(name).get());
   }
 
-  static Json choices(Gen g) {
+  static Json choices(Gen g, boolean legacy) {
     if (g.chance(0.08)) {
       return g.pick(NULL, new Scalar("1"), new Obj(List.of()), new Scalar("\"choices\""));
     }
     int n = g.pick(0, 1, 1, 1, 1, 1, 1, 2, 3);
     List<Json> l = new ArrayList<>();
     for (int i = 0; i < n; i++) {
-      l.add(choice(g));
+      l.add(choice(g, legacy));
     }
     return new Arr(l);
   }
 
-  static Json choice(Gen g) {
+  /** A chat choice, or ({@code legacy}) a legacy completion choice, which holds its text members itself. */
+  static Json choice(Gen g, boolean legacy) {
     if (g.chance(0.05)) {
       return g.pick(NULL, new Scalar("0"), new Scalar("\"x\""), new Arr(List.of()));
     }
@@ -949,7 +1076,9 @@ class ChunkScannerTest {
           "2147483647", "2147483648", "99999999999", "1.0", "0.0", "1e0", "-0", "\"0\"", "null", "true", "[0]",
           "{}")));
     }
-    if (g.chance(0.93)) {
+    if (legacy) {
+      textMembers(g, f, "text");
+    } else if (g.chance(0.93)) {
       f.put("delta", () -> g.chance(0.92) ? delta(g) : g.pick(NULL, new Scalar("\"x\""), new Arr(List.of()),
           new Scalar("1"), new Obj(List.of())));
     }
@@ -960,14 +1089,38 @@ class ChunkScannerTest {
     if (g.chance(0.6)) {
       f.put("logprobs", () -> g.chance(0.6) ? NULL : g.pick(anyObject(g, 1), new Arr(List.of()), new Scalar("0")));
     }
-    extras(g, f, 1, "content", "choices", "usage", "error", "message", "text", "reasoning");
-    return object(g, f, 0.1, (name, old) -> f.get(name).get());
+    if (legacy) {
+      extras(g, f, 2, "content", "delta", "stop_reason", "message", "tool_calls", "refusal", "role", "choices");
+    } else {
+      extras(g, f, 1, "content", "choices", "usage", "error", "message", "text", "reasoning");
+    }
+    return object(g, f, legacy ? 0.12 : 0.1, (name, old) -> f.get(name).get());
   }
 
   static Obj delta(Gen g) {
     Map<String, Supplier<Json>> f = new LinkedHashMap<>();
+    textMembers(g, f, "content");
+    if (g.chance(0.4)) {
+      f.put("role", () -> g.chance(0.8) ? string(g, "assistant") : NULL);
+    }
+    if (g.chance(0.15)) {
+      f.put("tool_calls", () -> g.chance(0.3) ? NULL : g.chance(0.2) ? g.pick(new Arr(List.of()), new Scalar("[ ]"))
+          : toolCalls(g));
+    }
+    if (g.chance(0.08)) {
+      f.put("function_call", () -> g.chance(0.3) ? NULL : anyObject(g, 1));
+    }
+    if (g.chance(0.15)) {
+      f.put("refusal", () -> g.chance(0.6) ? NULL : string(g, g.pick("no", "")));
+    }
+    extras(g, f, 1, "index", "delta", "choices", "finish_reason", "audio", "name", "Content");
+    return object(g, f, 0.12, (name, old) -> TEXT_FIELDS.contains(name) ? f.get(name).get() : again(g, f, name, old));
+  }
+
+  /** The text member ({@code content}, or a legacy choice's {@code text}) and the two reasoning fields, sometimes. */
+  static void textMembers(Gen g, Map<String, Supplier<Json>> f, String textKey) {
     if (g.chance(0.8)) {
-      f.put("content", () -> {
+      f.put(textKey, () -> {
         double k = g.r.nextDouble();
         if (k < 0.6) {
           return new Scalar(randomString(g));
@@ -984,20 +1137,6 @@ class ChunkScannerTest {
         });
       }
     }
-    if (g.chance(0.4)) {
-      f.put("role", () -> g.chance(0.8) ? string(g, "assistant") : NULL);
-    }
-    if (g.chance(0.15)) {
-      f.put("tool_calls", () -> g.chance(0.3) ? NULL : toolCalls(g));
-    }
-    if (g.chance(0.08)) {
-      f.put("function_call", () -> g.chance(0.3) ? NULL : anyObject(g, 1));
-    }
-    if (g.chance(0.15)) {
-      f.put("refusal", () -> g.chance(0.7) ? NULL : string(g, "no"));
-    }
-    extras(g, f, 1, "index", "delta", "choices", "finish_reason", "audio", "name", "Content");
-    return object(g, f, 0.12, (name, old) -> TEXT_FIELDS.contains(name) ? f.get(name).get() : again(g, f, name, old));
   }
 
   /** A fresh value for a repeated delta member other than the text fields. */
@@ -1005,16 +1144,20 @@ class ChunkScannerTest {
     return fields.get(name).get();
   }
 
-  /** One event of a single-choice stream for the splice property. */
-  static Obj streamEvent(Gen g, String text, int k, boolean last, int index) {
+  /**
+   * One event of a single-choice stream for the splice property; {@code legacy}: a legacy completion event, whose
+   * choice holds the text members and has no delta.
+   */
+  static Obj streamEvent(Gen g, String text, int k, boolean last, int index, boolean legacy) {
     Map<String, Supplier<Json>> d = new LinkedHashMap<>();
+    String textKey = legacy ? "text" : "content";
     double c = g.r.nextDouble();
     if (c < 0.8) {
-      d.put("content", () -> new Scalar(literal(g, text, 0.05)));
+      d.put(textKey, () -> new Scalar(literal(g, text, 0.05)));
     } else if (c < 0.9) {
-      d.put("content", () -> NULL);
+      d.put(textKey, () -> NULL);
     }
-    if (g.chance(k == 0 ? 0.6 : 0.15)) {
+    if (!legacy && g.chance(k == 0 ? 0.6 : 0.15)) {
       d.put("role", () -> g.chance(0.7) ? string(g, "assistant") : NULL);
     }
     for (String field : List.of("reasoning_content", "reasoning")) {
@@ -1025,19 +1168,26 @@ class ChunkScannerTest {
         d.put(field, () -> NULL);
       }
     }
-    if (g.chance(0.1)) {
+    if (!legacy && g.chance(0.1)) {
       d.put("refusal", () -> g.chance(0.8) ? NULL : string(g, "no"));
     }
-    if (g.chance(0.05)) {
+    if (!legacy && g.chance(0.05)) {
       d.put("tool_calls", () -> g.chance(0.3) ? NULL : toolCalls(g));
     }
     if (g.chance(0.05)) {
-      d.put("x_delta", () -> anyValue(g, 1));
+      d.put(legacy ? "x_choice" : "x_delta", () -> anyValue(g, 1));
     }
     Map<String, Supplier<Json>> ch = new LinkedHashMap<>();
     ch.put("index", () -> new Scalar(Integer.toString(index)));
-    // A repeated member makes the event not spliceable.
-    ch.put("delta", () -> object(g, d, 0.3, (name, old) -> null));
+    if (legacy) {
+      ch.putAll(d);
+      if (g.chance(0.3)) {
+        ch.put("stop_reason", () -> NULL);
+      }
+    } else {
+      // A repeated member makes the event not spliceable.
+      ch.put("delta", () -> object(g, d, 0.3, (name, old) -> null));
+    }
     if (g.chance(0.8)) {
       ch.put("logprobs", () -> g.chance(0.85) ? NULL : anyObject(g, 1));
     }
@@ -1046,12 +1196,12 @@ class ChunkScannerTest {
     } else if (g.chance(0.8)) {
       ch.put("finish_reason", () -> NULL);
     }
-    if (g.chance(0.05)) {
+    if (!legacy && g.chance(0.05)) {
       ch.put("x_choice", () -> anyValue(g, 1));
     }
     Map<String, Supplier<Json>> top = new LinkedHashMap<>();
     top.put("id", () -> string(g, "chatcmpl-1"));
-    top.put("object", () -> string(g, "chat.completion.chunk"));
+    top.put("object", () -> string(g, legacy ? "text_completion" : "chat.completion.chunk"));
     top.put("created", () -> new Scalar("1770000000"));
     top.put("model", () -> string(g, "m"));
     if (g.chance(0.5)) {
