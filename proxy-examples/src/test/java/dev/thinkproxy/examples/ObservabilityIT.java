@@ -23,7 +23,6 @@ import java.util.regex.Pattern;
 import mockwebserver3.MockWebServer;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -169,8 +168,6 @@ class ObservabilityIT {
    * log line show them, counted once although the stream ends after the usage event.
    */
   @Test
-  @Disabled("needs the rewriters to report reasoning, content and usage to ResponseObserver; "
-      + "enable with that change (it passes with it applied)")
   void tokensAndTheFirstTokenReachTheMetricsAndTheAccessLog() throws Exception {
     upstream.enqueue(Sse.streamResponse(streamWithUsage()));
     try (ChildServer server =
