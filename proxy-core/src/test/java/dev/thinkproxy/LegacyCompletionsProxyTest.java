@@ -5,7 +5,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
-import java.util.concurrent.CopyOnWriteArrayList;
 import mockwebserver3.MockResponse;
 import mockwebserver3.MockWebServer;
 import mockwebserver3.junit5.StartStop;
@@ -22,35 +21,20 @@ class LegacyCompletionsProxyTest {
       LegacyChunks.text("</think>\n\nanswer"), withUsage(LegacyChunks.parse(LegacyChunks.finish(0, "stop"))),
       "[DONE]");
 
-  private final List<String> heard = new CopyOnWriteArrayList<>();
-  private final List<TokenUsage> usages = new CopyOnWriteArrayList<>();
+  private final RecordingListener heard = new RecordingListener();
   @StartStop
   private final MockWebServer upstream = new MockWebServer();
   private ChatCompletionProxy proxy;
 
-  /** Writes down the first reasoning, the first answer output and every usage, in order. */
-  private final class Heard implements ProxyListener {
-    @Override
-    public void firstReasoning(ExchangeInfo exchange) {
-      heard.add("reasoning");
-    }
-
-    @Override
-    public void firstContent(ExchangeInfo exchange) {
-      heard.add("content");
-    }
-
-    @Override
-    public void usage(ExchangeInfo exchange, TokenUsage usage) {
-      heard.add("usage");
-      usages.add(usage);
-    }
+  /** The events about the answer's text and usage, in the order heard. */
+  private List<String> answerEvents() {
+    return heard.names.stream().filter(n -> n.startsWith("first") && !n.equals("firstByte") || n.equals("usage")).toList();
   }
 
   @BeforeEach
   void buildProxy() {
     TargetPolicy local = TargetPolicy.builder().allowHost("127.0.0.1:" + upstream.getPort()).build();
-    proxy = ChatCompletionProxy.builder().targetPolicy(local).addListener(new Heard()).build();
+    proxy = ChatCompletionProxy.builder().targetPolicy(local).addListener(heard).build();
   }
 
   @AfterEach
@@ -81,8 +65,8 @@ class LegacyCompletionsProxyTest {
     RecordingSink got = complete("text/event-stream", STREAM, true, null);
 
     assertThat(LegacyChunks.clientText(got.body()).get(0)).isEqualTo(new Sse.Text("plan", "answer"));
-    assertThat(heard).containsExactly("reasoning", "content", "usage");
-    assertThat(usages).containsExactly(new TokenUsage(4, 6, 10, 2));
+    assertThat(answerEvents()).containsExactly("firstReasoning", "firstContent", "usage");
+    assertThat(heard.usages).containsExactly(new TokenUsage(4, 6, 10, 2));
   }
 
   @Test
@@ -90,7 +74,7 @@ class LegacyCompletionsProxyTest {
     RecordingSink got = complete("text/event-stream", STREAM, true, "off");
 
     assertThat(new String(got.body(), StandardCharsets.UTF_8)).isEqualTo(STREAM);
-    assertThat(heard).containsExactly("reasoning", "content", "usage");
+    assertThat(answerEvents()).containsExactly("firstReasoning", "firstContent", "usage");
   }
 
   @Test
@@ -101,7 +85,7 @@ class LegacyCompletionsProxyTest {
 
     assertThat(LegacyChunks.bodyText(LegacyChunks.parse(new String(got.body(), StandardCharsets.UTF_8)),
         "reasoning_content")).isEqualTo(new Sse.Text("plan", "answer"));
-    assertThat(heard).containsExactly("reasoning", "content", "usage");
-    assertThat(usages).containsExactly(new TokenUsage(5, 7, 12, 0));
+    assertThat(answerEvents()).containsExactly("firstReasoning", "firstContent", "usage");
+    assertThat(heard.usages).containsExactly(new TokenUsage(5, 7, 12, 0));
   }
 }

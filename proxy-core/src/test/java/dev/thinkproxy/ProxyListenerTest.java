@@ -5,9 +5,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import java.io.IOException;
 import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
-import java.util.List;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import mockwebserver3.MockResponse;
 import mockwebserver3.MockWebServer;
@@ -27,7 +24,7 @@ class ProxyListenerTest {
 
   private MockWebServer upstream;
   private ChatCompletionProxy proxy;
-  private final Recorder events = new Recorder();
+  private final RecordingListener events = new RecordingListener();
 
   @BeforeEach
   void start() throws IOException {
@@ -230,69 +227,5 @@ class ProxyListenerTest {
     assertThat(info.status()).isEqualTo(401);
     assertThat(info.clientAddress()).isEqualTo("192.0.2.9");
     assertThat(info.outcome()).isEqualTo(ExchangeInfo.Outcome.REFUSED);
-  }
-
-  /** Records event names; completes futures for the events tests wait on. */
-  private static final class Recorder implements ProxyListener {
-    final List<String> names = new CopyOnWriteArrayList<>();
-    final CompletableFuture<ExchangeInfo> finished = new CompletableFuture<>();
-    final CompletableFuture<ExchangeInfo> firstContent = new CompletableFuture<>();
-
-    @Override
-    public void exchangeStarted(ExchangeInfo exchange) {
-      names.add("exchangeStarted");
-    }
-
-    @Override
-    public void targetResolved(ExchangeInfo exchange) {
-      names.add("targetResolved");
-    }
-
-    @Override
-    public void targetRefused(ExchangeInfo exchange, ProxyException error) {
-      names.add("targetRefused");
-    }
-
-    @Override
-    public void upstreamConnected(ExchangeInfo exchange) {
-      names.add("upstreamConnected");
-    }
-
-    @Override
-    public void firstByte(ExchangeInfo exchange) {
-      names.add("firstByte");
-    }
-
-    @Override
-    public void firstReasoning(ExchangeInfo exchange) {
-      names.add("firstReasoning");
-    }
-
-    @Override
-    public void firstContent(ExchangeInfo exchange) {
-      names.add("firstContent");
-      firstContent.complete(exchange);
-    }
-
-    @Override
-    public void usage(ExchangeInfo exchange, TokenUsage usage) {
-      names.add("usage");
-    }
-
-    @Override
-    public void failed(ExchangeInfo exchange, ProxyException error) {
-      names.add("failed");
-    }
-
-    @Override
-    public void cancelled(ExchangeInfo exchange) {
-      names.add("cancelled");
-    }
-
-    @Override
-    public void finished(ExchangeInfo exchange) {
-      names.add("finished");
-      finished.complete(exchange);
-    }
   }
 }
