@@ -13,7 +13,7 @@ import org.junit.jupiter.api.Test;
 
 /**
  * What the library logs (at every level, debug included; see {@code simplelogger.properties}) names the upstream
- * host and what happened, and never a credential, a proxy key, a query string or a body.
+ * host and what happened, and never a credential, a proxy key, a query string or a body; the access log included.
  */
 class LogHygieneTest {
   private static final Path LOG = Path.of("target/thinkproxy-test.log");
@@ -26,6 +26,7 @@ class LogHygieneTest {
       ChatCompletionProxy proxy = ChatCompletionProxy.builder()
           .targetPolicy(TargetPolicy.builder().allowHost(host).build())
           .accessKeys(List.of("SECRET-PROXY-KEY"))
+          .addListener(new AccessLogListener("dev.thinkproxy.access.hygiene"))
           .build();
       try (proxy) {
         // Refused: bad key, userinfo, private target, bad mode header.
@@ -46,6 +47,8 @@ class LogHygieneTest {
 
     String log = Files.readString(LOG, StandardCharsets.UTF_8);
     assertThat(log).as("the exchanges above were logged").contains("127.0.0.1");
+    assertThat(log).as("one access-log line per exchange")
+        .containsPattern("(?s)(dev\\.thinkproxy\\.access\\.hygiene - time=.*){5}");
     assertThat(log).doesNotContain("SECRET");
   }
 
