@@ -27,7 +27,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Mounts a {@link ChatCompletionProxy} in any Servlet 6 container: map it at {@code /proxy/*} and clients use
- * {@code http://host/proxy/https://api.provider.com/v1} as their base URL.
+ * {@code http://host/proxy/https://api.provider.com/v1}, or a provider alias such as
+ * {@code http://host/proxy/openai/v1}, as their base URL.
  *
  * <p>Either pass a built proxy to the constructor (the caller keeps ownership and closes it), or let the servlet
  * build one from init-params named as in {@link InitParams} (it is closed in {@link #destroy()}). The mount
