@@ -5,6 +5,7 @@ import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
 import java.util.Locale;
 import java.util.Objects;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -53,7 +54,11 @@ public final class AccessLogListener implements ProxyListener {
     this(DEFAULT_LOGGER);
   }
 
-  /** Logs to the SLF4J logger {@code loggerName}, e.g. to route access lines to their own appender. */
+  /**
+   * Logs to another SLF4J logger, e.g. to route access lines to their own appender.
+   *
+   * @param loggerName the logger's name
+   */
   public AccessLogListener(String loggerName) {
     this.log = LoggerFactory.getLogger(Objects.requireNonNull(loggerName, "loggerName"));
   }
@@ -102,11 +107,11 @@ public final class AccessLogListener implements ProxyListener {
     }
   }
 
-  private static void millis(StringBuilder sb, String key, Duration d) {
+  private static void millis(StringBuilder sb, String key, @Nullable Duration d) {
     number(sb, key, d == null ? 0 : d.toMillis(), d != null);
   }
 
-  private static void field(StringBuilder sb, String key, String value) {
+  private static void field(StringBuilder sb, String key, @Nullable String value) {
     sb.append(' ').append(key).append('=');
     if (value == null) {
       sb.append(ABSENT);

@@ -30,6 +30,7 @@ import okhttp3.OkHttpClient;
 import okhttp3.Request;
 import okhttp3.RequestBody;
 import okhttp3.tls.HandshakeCertificates;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -57,9 +58,10 @@ import org.slf4j.LoggerFactory;
  * credentials and the body byte for byte; the answer is relayed by type: an event stream event by event as it
  * arrives, a JSON chat completion rewritten whole, anything else unchanged. Only chat completions and legacy
  * completions are parsed for reasoning; every other path and method is a plain streaming reverse proxy.
- * {@linkplain Builder#addListener Listeners} hear each exchange's events (access logs, metrics). Upstream errors keep their status, body and rate-limit headers. Failures before the first byte
- * become an OpenAI-style JSON error with a matching status (400, 403, 413, 502, 504); after it, one
- * {@code data: {"error":…}} event ends the stream.
+ * {@linkplain Builder#addListener Listeners} hear each exchange's events (access logs, metrics). Upstream errors
+ * keep their status, body and rate-limit headers. Failures before the first byte become an OpenAI-style JSON
+ * error with a matching status (400, 403, 413, 502, 504); after it, one {@code data: {"error":…}} event ends the
+ * stream.
  *
  * <p>Immutable and thread-safe: build one per configuration and share it; it owns one HTTP client, connection
  * pool and dispatcher. {@link #close()} ends the exchanges still running and releases them.
@@ -188,7 +190,11 @@ public final class ChatCompletionProxy implements AutoCloseable {
     }
   }
 
-  /** A builder with the defaults. */
+  /**
+   * Starts configuring a proxy.
+   *
+   * @return a builder with the defaults
+   */
   public static Builder builder() {
     return new Builder();
   }
@@ -197,6 +203,10 @@ public final class ChatCompletionProxy implements AutoCloseable {
    * Starts forwarding {@code request} and returns at once; the response is written to {@code sink} from the
    * proxy's I/O threads. A request the proxy refuses (bad URL, policy, body too large) is answered on the
    * calling thread before this method returns.
+   *
+   * @param request the client's request
+   * @param sink where the response for the client goes
+   * @return a handle to cancel the exchange when the client goes away
    */
   public ProxyCall forward(ProxyRequest request, ResponseSink sink) {
     Objects.requireNonNull(request, "request");
@@ -266,7 +276,7 @@ public final class ChatCompletionProxy implements AutoCloseable {
    * @param clientAddress the client's address, or null
    * @param error what the client was answered
    */
-  public void reportRefused(String method, String clientAddress, ProxyException error) {
+  public void reportRefused(String method, @Nullable String clientAddress, ProxyException error) {
     if (listener == ProxyListener.NONE) {
       return;
     }
@@ -298,21 +308,21 @@ public final class ChatCompletionProxy implements AutoCloseable {
    * @param presented the value of the {@link #accessKeyHeader()} header, or null when the request has none
    * @throws ProxyException 401 when keys are configured and {@code presented} matches none of them
    */
-  public void checkAccessKey(String presented) {
+  public void checkAccessKey(@Nullable String presented) {
     accessKeys.check(presented);
   }
 
-  /** Whether requests must carry a proxy access key. */
+  /** {@return whether requests must carry a proxy access key} */
   public boolean requiresAccessKey() {
     return accessKeys.enabled();
   }
 
-  /** The request header that carries the proxy access key. */
+  /** {@return the request header that carries the proxy access key} */
   public String accessKeyHeader() {
     return accessKeys.header();
   }
 
-  /** The number of exchanges that have started and not finished yet. */
+  /** {@return the number of exchanges that have started and not finished yet} */
   public int activeExchanges() {
     return active.size();
   }
@@ -321,7 +331,9 @@ public final class ChatCompletionProxy implements AutoCloseable {
    * Waits until no exchange is running or the timeout passes; for graceful shutdown after new requests have
    * stopped arriving.
    *
+   * @param timeout the longest wait
    * @return true when no exchange is running
+   * @throws InterruptedException when the waiting thread is interrupted
    */
   public boolean awaitIdle(Duration timeout) throws InterruptedException {
     long deadline = System.nanoTime() + timeout.toNanos();
@@ -353,57 +365,57 @@ public final class ChatCompletionProxy implements AutoCloseable {
     client.connectionPool().evictAll();
   }
 
-  /** The provider aliases requests can name. */
+  /** {@return the provider aliases requests can name} */
   public ProviderAliases providers() {
     return providers;
   }
 
-  /** Whether only provider aliases are served, base URLs in the path refused. */
+  /** {@return whether only provider aliases are served, base URLs in the path refused} */
   public boolean aliasesOnly() {
     return aliasesOnly;
   }
 
-  /** The target policy. */
+  /** {@return the policy that decides which upstreams are allowed} */
   public TargetPolicy targetPolicy() {
     return targetPolicy;
   }
 
-  /** The reasoning options. */
+  /** {@return how reasoning is handled} */
   public ThinkOptions thinkOptions() {
     return thinkOptions;
   }
 
-  /** The longest silence accepted from an upstream while reading its response body; zero means none. */
+  /** {@return the longest silence accepted from an upstream while reading its response body; zero means none} */
   public Duration idleTimeout() {
     return idleTimeout;
   }
 
-  /** The longest wait for the upstream's response headers after the request was sent; zero means none. */
+  /** {@return the longest wait for the upstream's response headers after the request was sent; zero means none} */
   public Duration firstByteTimeout() {
     return firstByteTimeout;
   }
 
-  /** The longest a whole exchange may take; zero means none. */
+  /** {@return the longest a whole exchange may take; zero means none} */
   public Duration totalTimeout() {
     return totalTimeout;
   }
 
-  /** How long an event stream may stay silent before the proxy sends a heartbeat comment; zero means never. */
+  /** {@return how long an event stream may stay silent before the proxy sends a heartbeat comment; zero: never} */
   public Duration heartbeatInterval() {
     return heartbeatInterval;
   }
 
-  /** The connect timeout. */
+  /** {@return how long opening a connection to the upstream may take} */
   public Duration connectTimeout() {
     return connectTimeout;
   }
 
-  /** The largest request body accepted, in bytes. */
+  /** {@return the largest request body accepted, in bytes} */
   public long maxBodyBytes() {
     return maxBodyBytes;
   }
 
-  /** The most requests handled at once; further ones get 503 with {@code Retry-After}. */
+  /** {@return the most requests handled at once; further ones get 503 with {@code Retry-After}} */
   public int maxConcurrentRequests() {
     return maxConcurrentRequests;
   }
@@ -448,7 +460,7 @@ public final class ChatCompletionProxy implements AutoCloseable {
     }
   }
 
-  private boolean implicitOpenFor(ProxyRequest request, String model) {
+  private boolean implicitOpenFor(ProxyRequest request, @Nullable String model) {
     String header = request.header(IMPLICIT_OPEN_HEADER);
     if (header != null) {
       switch (header.strip().toLowerCase(Locale.ROOT)) {
@@ -493,7 +505,7 @@ public final class ChatCompletionProxy implements AutoCloseable {
     private TargetPolicy targetPolicy = TargetPolicy.defaults();
     private ThinkOptions thinkOptions = ThinkOptions.defaults();
     private Duration connectTimeout = Duration.ofSeconds(10);
-    private Duration firstByteTimeout;
+    private @Nullable Duration firstByteTimeout;
     private Duration idleTimeout = Duration.ofSeconds(300);
     private Duration totalTimeout = Duration.ZERO;
     private Duration heartbeatInterval = Duration.ofSeconds(15);
@@ -515,6 +527,9 @@ public final class ChatCompletionProxy implements AutoCloseable {
      * The provider aliases a request can name instead of a base URL: {@code /proxy/NAME/v1/...}. Default:
      * {@link ProviderAliases#builtIn()}; {@code builtIn().toBuilder()} overrides or extends it,
      * {@link ProviderAliases#none()} turns aliases off.
+     *
+     * @param providers the aliases
+     * @return this builder
      */
     public Builder providers(ProviderAliases providers) {
       this.providers = Objects.requireNonNull(providers, "providers");
@@ -524,6 +539,9 @@ public final class ChatCompletionProxy implements AutoCloseable {
     /**
      * Serve only the {@linkplain #providers provider aliases}: a request with a base URL in its path gets 403. Turns
      * the proxy into a closed gateway to the configured providers. Default false.
+     *
+     * @param aliasesOnly whether base URLs in the path are refused
+     * @return this builder
      */
     public Builder aliasesOnly(boolean aliasesOnly) {
       this.aliasesOnly = aliasesOnly;
@@ -533,25 +551,43 @@ public final class ChatCompletionProxy implements AutoCloseable {
     /**
      * Adds a listener that hears every exchange's events (access logs, metrics); listeners are called in the order
      * added. Default: none.
+     *
+     * @param listener the listener
+     * @return this builder
      */
     public Builder addListener(ProxyListener listener) {
       listeners.add(Objects.requireNonNull(listener, "listener"));
       return this;
     }
 
-    /** Which upstreams are allowed. Default: {@link TargetPolicy#defaults()}, public hosts only. */
+    /**
+     * Which upstreams are allowed. Default: {@link TargetPolicy#defaults()}, public hosts only.
+     *
+     * @param policy the policy
+     * @return this builder
+     */
     public Builder targetPolicy(TargetPolicy policy) {
       this.targetPolicy = Objects.requireNonNull(policy, "policy");
       return this;
     }
 
-    /** How reasoning is handled. Default: {@link ThinkOptions#defaults()}. */
+    /**
+     * How reasoning is handled. Default: {@link ThinkOptions#defaults()}.
+     *
+     * @param options the options
+     * @return this builder
+     */
     public Builder thinkOptions(ThinkOptions options) {
       this.thinkOptions = Objects.requireNonNull(options, "options");
       return this;
     }
 
-    /** How long opening a connection to the upstream may take. Default 10 s. */
+    /**
+     * How long opening a connection to the upstream may take. Default 10 s.
+     *
+     * @param timeout the timeout, zero or positive
+     * @return this builder
+     */
     public Builder connectTimeout(Duration timeout) {
       this.connectTimeout = nonNegative(timeout, "connectTimeout");
       return this;
@@ -561,6 +597,9 @@ public final class ChatCompletionProxy implements AutoCloseable {
      * The longest silence accepted from the upstream between two reads of its response body; zero disables it.
      * A stream that breaks it ends with an error event. There is no cap on the total length of a healthy stream.
      * Default 300 s.
+     *
+     * @param timeout the timeout, zero or positive
+     * @return this builder
      */
     public Builder idleTimeout(Duration timeout) {
       this.idleTimeout = nonNegative(timeout, "idleTimeout");
@@ -571,6 +610,9 @@ public final class ChatCompletionProxy implements AutoCloseable {
      * The longest wait, from the request being sent, for the upstream's response headers; zero disables it. A
      * request that breaks it gets 504. Default: the {@linkplain #idleTimeout idle timeout}. A non-streaming
      * request's headers come only when the whole answer is ready, so keep this above the longest generation.
+     *
+     * @param timeout the timeout, zero or positive
+     * @return this builder
      */
     public Builder firstByteTimeout(Duration timeout) {
       this.firstByteTimeout = nonNegative(timeout, "firstByteTimeout");
@@ -581,6 +623,9 @@ public final class ChatCompletionProxy implements AutoCloseable {
      * The longest a whole exchange may take, stream included; zero disables it. Before the response started it
      * gives 504, after it an error event ends the stream. Default zero: reasoning streams can run for many
      * minutes, so capping them is the operator's choice.
+     *
+     * @param timeout the timeout, zero or positive
+     * @return this builder
      */
     public Builder totalTimeout(Duration timeout) {
       this.totalTimeout = nonNegative(timeout, "totalTimeout");
@@ -595,6 +640,9 @@ public final class ChatCompletionProxy implements AutoCloseable {
      * A request with {@code "stream": true} whose upstream has not sent its response headers within one interval
      * gets its event stream started by the proxy ({@code 200}, {@code text/event-stream}) so that heartbeats can
      * flow; what goes wrong after that arrives as one error event. Zero disables heartbeats. Default 15 s.
+     *
+     * @param interval the interval, zero or positive
+     * @return this builder
      */
     public Builder heartbeatInterval(Duration interval) {
       this.heartbeatInterval = nonNegative(interval, "heartbeatInterval");
@@ -605,13 +653,21 @@ public final class ChatCompletionProxy implements AutoCloseable {
      * Whether upstream responses are read on virtual threads when the runtime has them (Java 21 and later).
      * Reading an upstream blocks a thread per running exchange; virtual threads make that cheap. On Java 17 they
      * are platform threads with a 512 KiB stack. Default true.
+     *
+     * @param enabled whether to use virtual threads where available
+     * @return this builder
      */
     public Builder virtualThreads(boolean enabled) {
       this.virtualThreads = enabled;
       return this;
     }
 
-    /** The largest request body accepted; larger ones get 413 before anything is sent. Default 32 MiB. */
+    /**
+     * The largest request body accepted; larger ones get 413 before anything is sent. Default 32 MiB.
+     *
+     * @param bytes the limit in bytes, zero or positive
+     * @return this builder
+     */
     public Builder maxBodyBytes(long bytes) {
       if (bytes < 0) {
         throw new IllegalArgumentException("maxBodyBytes must not be negative");
@@ -623,6 +679,9 @@ public final class ChatCompletionProxy implements AutoCloseable {
     /**
      * The largest piece of a response held whole for rewriting: a non-streaming JSON answer, or one event of a
      * stream. A larger one is passed through unchanged as its bytes arrive. Default 32 MiB.
+     *
+     * @param bytes the limit in bytes, zero or positive
+     * @return this builder
      */
     public Builder maxResponseBufferBytes(long bytes) {
       if (bytes < 0) {
@@ -635,6 +694,9 @@ public final class ChatCompletionProxy implements AutoCloseable {
     /**
      * The most requests handled at once, streams included; a request beyond it gets 503 with
      * {@code Retry-After: 1} at once instead of waiting. Default 20 000.
+     *
+     * @param requests the limit, at least 1
+     * @return this builder
      */
     public Builder maxConcurrentRequests(int requests) {
       if (requests < 1) {
@@ -648,6 +710,9 @@ public final class ChatCompletionProxy implements AutoCloseable {
      * Proxy access keys: when any is set, every request must carry one of them in the
      * {@linkplain #accessKeyHeader(String) key header} or gets 401. The header is never forwarded. Turn this on
      * before exposing the proxy beyond the local machine. Default: none, every request is accepted.
+     *
+     * @param keys the accepted keys, none blank; empty turns the check off
+     * @return this builder
      */
     public Builder accessKeys(Collection<String> keys) {
       List<String> copy = List.copyOf(keys);
@@ -660,7 +725,12 @@ public final class ChatCompletionProxy implements AutoCloseable {
       return this;
     }
 
-    /** The request header that carries the proxy access key. Default {@value #DEFAULT_KEY_HEADER}. */
+    /**
+     * The request header that carries the proxy access key. Default {@value #DEFAULT_KEY_HEADER}.
+     *
+     * @param header a header name other than {@code Authorization}
+     * @return this builder
+     */
     public Builder accessKeyHeader(String header) {
       if (header == null || !HeaderRules.isToken(header) || header.equalsIgnoreCase("authorization")) {
         throw new IllegalArgumentException("the proxy key header must be a header name other than Authorization");
@@ -672,6 +742,9 @@ public final class ChatCompletionProxy implements AutoCloseable {
     /**
      * CA certificates to trust for upstream TLS in addition to the platform's, for providers behind a private
      * CA. Certificate chains and host names are always verified. Default: the platform's CAs only.
+     *
+     * @param certificates the CA certificates
+     * @return this builder
      */
     public Builder trustedCertificates(Collection<X509Certificate> certificates) {
       this.trustedCertificates = List.copyOf(certificates);
@@ -685,8 +758,9 @@ public final class ChatCompletionProxy implements AutoCloseable {
     }
 
     /**
-     * The proxy.
+     * Builds the proxy, which starts its timer thread at once; {@link ChatCompletionProxy#close()} ends it.
      *
+     * @return the proxy
      * @throws IllegalArgumentException when the settings contradict each other (aliases only, but no aliases)
      */
     public ChatCompletionProxy build() {
@@ -696,7 +770,7 @@ public final class ChatCompletionProxy implements AutoCloseable {
       return new ChatCompletionProxy(this);
     }
 
-    private static Duration nonNegative(Duration d, String name) {
+    private static Duration nonNegative(@Nullable Duration d, String name) {
       if (d == null || d.isNegative()) {
         throw new IllegalArgumentException(name + " must be zero or positive");
       }

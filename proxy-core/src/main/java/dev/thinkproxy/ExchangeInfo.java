@@ -2,6 +2,7 @@ package dev.thinkproxy;
 
 import java.time.Duration;
 import java.time.Instant;
+import org.jspecify.annotations.Nullable;
 
 /**
  * What is known about one exchange, passed to every {@link ProxyListener} event. It fills in as the exchange goes
@@ -26,11 +27,11 @@ public final class ExchangeInfo {
   private final Instant startedAt;
   private final long startNanos;
   private final String method;
-  private final String clientAddress;
-  private volatile String alias;
-  private volatile String upstreamHost;
-  private volatile String path;
-  private volatile String model;
+  private final @Nullable String clientAddress;
+  private volatile @Nullable String alias;
+  private volatile @Nullable String upstreamHost;
+  private volatile @Nullable String path;
+  private volatile @Nullable String model;
   private volatile boolean stream;
   private volatile int status;
   private volatile long bytesSent;
@@ -39,11 +40,11 @@ public final class ExchangeInfo {
   private volatile long firstContentNanos = -1;
   private volatile long firstReasoningNanos = -1;
   private volatile long durationNanos = -1;
-  private volatile TokenUsage usage;
-  private volatile Outcome outcome;
-  private volatile ProxyException error;
+  private volatile @Nullable TokenUsage usage;
+  private volatile @Nullable Outcome outcome;
+  private volatile @Nullable ProxyException error;
 
-  ExchangeInfo(long id, String method, String clientAddress) {
+  ExchangeInfo(long id, String method, @Nullable String clientAddress) {
     this.id = id;
     this.startedAt = Instant.now();
     this.startNanos = System.nanoTime();
@@ -51,108 +52,120 @@ public final class ExchangeInfo {
     this.clientAddress = clientAddress;
   }
 
-  /** A number unique among the exchanges of one proxy, in the order they started. */
+  /** {@return a number unique among the exchanges of one proxy, in the order they started} */
   public long id() {
     return id;
   }
 
-  /** When the request reached the proxy. */
+  /** {@return when the request reached the proxy} */
   public Instant startedAt() {
     return startedAt;
   }
 
-  /** The HTTP method. */
+  /** {@return the HTTP method} */
   public String method() {
     return method;
   }
 
-  /** The client's address as the embedder reported it ({@link ProxyRequest#clientAddress()}), or null. */
-  public String clientAddress() {
+  /** {@return the client's address as the embedder reported it ({@link ProxyRequest#clientAddress()}), or null} */
+  public @Nullable String clientAddress() {
     return clientAddress;
   }
 
-  /** The provider alias the request named ({@code /proxy/openai/v1/...}), or null for a base URL in the path. */
-  public String alias() {
+  /**
+   * {@return the provider alias the request named ({@code /proxy/openai/v1/...}), or null for a base URL in the path
+   * and before the target is resolved}
+   */
+  public @Nullable String alias() {
     return alias;
   }
 
-  /** The upstream host, or null before the target is resolved or when it could not be. */
-  public String upstreamHost() {
+  /** {@return the upstream host, or null before the target is resolved or when it could not be} */
+  public @Nullable String upstreamHost() {
     return upstreamHost;
   }
 
-  /** The upstream path without the query, e.g. {@code /v1/chat/completions}; null before the target is resolved. */
-  public String path() {
+  /**
+   * {@return the upstream path without the query, e.g. {@code /v1/chat/completions}; null before the target is
+   * resolved or when it could not be}
+   */
+  public @Nullable String path() {
     return path;
   }
 
-  /** The request's top-level {@code model}, or null when the body has none or is not JSON. */
-  public String model() {
+  /**
+   * {@return the request's top-level {@code model}, or null before the body is read, when it has none or is not
+   * JSON}
+   */
+  public @Nullable String model() {
     return model;
   }
 
-  /** Whether the request asked for an event stream ({@code "stream": true}). */
+  /** {@return whether the request asked for an event stream ({@code "stream": true})} */
   public boolean stream() {
     return stream;
   }
 
-  /** The status sent to the client, or 0 before the response started. */
+  /** {@return the status sent to the client, or 0 before the response started} */
   public int status() {
     return status;
   }
 
-  /** Bytes of response body written to the client so far. */
+  /** {@return the bytes of response body written to the client so far} */
   public long bytesSent() {
     return bytesSent;
   }
 
-  /** Events of an event stream relayed to the client so far (heartbeats not counted). */
+  /** {@return the events of an event stream relayed to the client so far (heartbeats not counted)} */
   public long chunks() {
     return chunks;
   }
 
-  /** From the start of the exchange to the upstream's response headers, or null if they have not come. */
-  public Duration timeToFirstByte() {
+  /**
+   * {@return the time from the start of the exchange to the upstream's response headers, or null if they have not
+   * come}
+   */
+  public @Nullable Duration timeToFirstByte() {
     return since(firstByteNanos);
   }
 
-  /** From the start of the exchange to the first answer output sent, or null if none was (yet). */
-  public Duration timeToFirstContent() {
+  /** {@return the time from the start of the exchange to the first answer output sent, or null if none was (yet)} */
+  public @Nullable Duration timeToFirstContent() {
     return since(firstContentNanos);
   }
 
-  /** From the start of the exchange to the first reasoning sent, or null if none was (yet). */
-  public Duration timeToFirstReasoning() {
+  /** {@return the time from the start of the exchange to the first reasoning sent, or null if none was (yet)} */
+  public @Nullable Duration timeToFirstReasoning() {
     return since(firstReasoningNanos);
   }
 
   /**
-   * From the start of the exchange to its first token, reasoning or content, whichever came first; or null if
-   * neither has.
+   * {@return the time from the start of the exchange to its first token, reasoning or content, whichever came
+   * first; or null if neither has}
    */
-  public Duration timeToFirstToken() {
+  public @Nullable Duration timeToFirstToken() {
     long r = firstReasoningNanos;
     long c = firstContentNanos;
     return since(r < 0 ? c : c < 0 ? r : Math.min(r, c));
   }
 
-  /** How long the exchange took, or null while it runs. */
-  public Duration duration() {
+  /** {@return how long the exchange took, or null while it runs} */
+  public @Nullable Duration duration() {
     return since(durationNanos);
   }
 
-  /** The last token usage the upstream reported, or null. */
-  public TokenUsage usage() {
+  /** {@return the last token usage the upstream reported, or null when it reported none (yet)} */
+  public @Nullable TokenUsage usage() {
     return usage;
   }
 
-  /** How the exchange ended, or null while it runs. */
-  public Outcome outcome() {
+  /** {@return how the exchange ended, or null while it runs} */
+  public @Nullable Outcome outcome() {
     return outcome;
   }
 
-  /** The error the proxy reported to the client, or null. */
-  public ProxyException error() {
+  /** {@return the error the proxy reported to the client, or null when it reported none} */
+  public @Nullable ProxyException error() {
     return error;
   }
 
@@ -162,7 +175,7 @@ public final class ExchangeInfo {
         + ", path=" + path + ", status=" + status + ", outcome=" + outcome + "}";
   }
 
-  private Duration since(long nanos) {
+  private @Nullable Duration since(long nanos) {
     return nanos < 0 ? null : Duration.ofNanos(nanos);
   }
 
@@ -170,13 +183,13 @@ public final class ExchangeInfo {
     return Math.max(0, System.nanoTime() - startNanos);
   }
 
-  void target(String alias, String upstreamHost, String path) {
+  void target(@Nullable String alias, String upstreamHost, String path) {
     this.alias = alias;
     this.upstreamHost = upstreamHost;
     this.path = path;
   }
 
-  void request(String model, boolean stream) {
+  void request(@Nullable String model, boolean stream) {
     this.model = model;
     this.stream = stream;
   }

@@ -79,7 +79,11 @@ public final class MicrometerProxyListener implements ProxyListener {
   private final Meter.MeterProvider<Timer> timeToFirstByte;
   private final Meter.MeterProvider<Timer> duration;
 
-  /** A listener with the default settings recording into {@code registry}. */
+  /**
+   * A listener with the default settings.
+   *
+   * @param registry where the meters are registered
+   */
   public MicrometerProxyListener(MeterRegistry registry) {
     this(builder(registry));
   }
@@ -111,7 +115,12 @@ public final class MicrometerProxyListener implements ProxyListener {
         .register(registry);
   }
 
-  /** A builder for a listener recording into {@code registry}. */
+  /**
+   * Starts configuring a listener.
+   *
+   * @param registry where the meters are registered
+   * @return a builder with the defaults
+   */
   public static Builder builder(MeterRegistry registry) {
     return new Builder(registry);
   }
@@ -210,6 +219,9 @@ public final class MicrometerProxyListener implements ProxyListener {
      * How many distinct upstream hosts (of requests without an alias) get their own {@code upstream} tag value;
      * requests to further hosts are tagged {@value MicrometerProxyListener#OTHER_UPSTREAM}. Default
      * {@value MicrometerProxyListener#DEFAULT_MAX_UPSTREAM_HOSTS}; 0 tags every host {@code other}.
+     *
+     * @param maxUpstreamHosts the limit, zero or positive
+     * @return this builder
      */
     public Builder maxUpstreamHosts(int maxUpstreamHosts) {
       if (maxUpstreamHosts < 0) {
@@ -219,7 +231,7 @@ public final class MicrometerProxyListener implements ProxyListener {
       return this;
     }
 
-    /** A listener with these settings; its gauge is registered at once. */
+    /** {@return a listener with these settings; its gauge is registered at once} */
     public MicrometerProxyListener build() {
       return new MicrometerProxyListener(this);
     }

@@ -8,6 +8,7 @@ import java.util.Objects;
 import java.util.TreeMap;
 import java.util.regex.Pattern;
 import okhttp3.HttpUrl;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Short names for providers' base URLs, so that a client can use {@code http://proxy/proxy/groq/v1} as its base
@@ -82,52 +83,62 @@ public final class ProviderAliases {
     this.bases = Collections.unmodifiableMap(new TreeMap<>(bases));
   }
 
-  /** The built-in set of well-known providers (see the table above). */
+  /** {@return the built-in set of well-known providers (see the table above)} */
   public static ProviderAliases builtIn() {
     return BUILT_IN;
   }
 
-  /** No aliases: every request names its base URL. */
+  /** {@return no aliases: every request names its base URL} */
   public static ProviderAliases none() {
     return NONE;
   }
 
-  /** An empty builder. */
+  /**
+   * Starts a set of aliases from none.
+   *
+   * @return an empty builder
+   */
   public static Builder builder() {
     return new Builder();
   }
 
-  /** A builder holding these aliases, to override or extend them. */
+  /** {@return a builder holding these aliases, to override or extend them} */
   public Builder toBuilder() {
     Builder b = new Builder();
     b.bases.putAll(bases);
     return b;
   }
 
-  /** Whether {@code name} is a valid alias name (lower case letters, digits, {@code -}, {@code _}; not a scheme). */
-  public static boolean isValidName(String name) {
+  /**
+   * Checks an alias name.
+   *
+   * @param name the name, or null
+   * @return whether {@code name} is a valid alias name: lower case letters, digits, {@code -} and {@code _}, at most
+   *     64 characters, not {@code http} or {@code https}
+   */
+  public static boolean isValidName(@Nullable String name) {
     return name != null && NAME.matcher(name).matches() && !name.equals("http") && !name.equals("https");
   }
 
-  /** The aliases and their base URLs, by name. */
+  /** {@return the aliases and their base URLs (without a trailing slash), sorted by name; unmodifiable} */
   public Map<String, String> asMap() {
     Map<String, String> out = new LinkedHashMap<>();
     bases.forEach((name, url) -> out.put(name, baseString(url)));
     return Collections.unmodifiableMap(out);
   }
 
-  /** Whether there are no aliases. */
+  /** {@return whether there are no aliases} */
   public boolean isEmpty() {
     return bases.isEmpty();
   }
 
   /** The base URL of an alias, matched case-insensitively, or null. */
-  HttpUrl base(String name) {
+  @Nullable HttpUrl base(String name) {
     return bases.get(name.toLowerCase(Locale.ROOT));
   }
 
   @Override
-  public boolean equals(Object o) {
+  public boolean equals(@Nullable Object o) {
     return o instanceof ProviderAliases && ((ProviderAliases) o).bases.equals(bases);
   }
 
@@ -158,6 +169,7 @@ public final class ProviderAliases {
      * @param name lower case letters, digits, {@code -} and {@code _}, at most 64 characters
      * @param baseUrl the provider's base URL for OpenAI clients, e.g. {@code https://api.groq.com/openai/v1}: http or
      *     https, with no user info, query or fragment
+     * @return this builder
      * @throws IllegalArgumentException naming what is wrong
      */
     public Builder put(String name, String baseUrl) {
@@ -172,13 +184,18 @@ public final class ProviderAliases {
       return this;
     }
 
-    /** Removes an alias, if present. */
+    /**
+     * Removes an alias, if present.
+     *
+     * @param name the alias name, matched case-insensitively
+     * @return this builder
+     */
     public Builder remove(String name) {
       bases.remove(name.strip().toLowerCase(Locale.ROOT));
       return this;
     }
 
-    /** The aliases. */
+    /** {@return the immutable aliases} */
     public ProviderAliases build() {
       return new ProviderAliases(bases);
     }

@@ -9,6 +9,6 @@ public interface ProxyCall {
    */
   void cancel();
 
-  /** Whether the exchange has finished: the sink was completed or aborted. */
+  /** {@return whether the exchange has finished: the sink was completed or aborted} */
   boolean isDone();
 }

@@ -10,6 +10,7 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.Map;
+import org.jspecify.annotations.Nullable;
 
 /**
  * A request the proxy refused or could not complete, carrying the HTTP status and the OpenAI-style error
@@ -23,13 +24,18 @@ public final class ProxyException extends RuntimeException {
   private static final long serialVersionUID = 1L;
   private static final JsonFactory JSON = new JsonFactory();
 
+  /** The HTTP status for the client. */
   private final int status;
+  /** The OpenAI error {@code type}. */
   private final String type;
+  /** The stable machine-readable error {@code code}. */
   private final String code;
   /** Seconds for a {@code Retry-After} header, or 0 for none. */
   private final int retryAfterSeconds;
 
   /**
+   * An error for the client.
+   *
    * @param status the HTTP status for the client (400, 403, 413, 502, 504, …)
    * @param type the OpenAI error {@code type}, e.g. {@code invalid_request_error}
    * @param code a stable machine-readable code, e.g. {@code target_refused}
@@ -39,12 +45,21 @@ public final class ProxyException extends RuntimeException {
     this(status, type, code, message, null);
   }
 
-  /** Like {@link #ProxyException(int, String, String, String)} with the failure that caused it. */
-  public ProxyException(int status, String type, String code, String message, Throwable cause) {
+  /**
+   * An error for the client, with the failure that caused it.
+   *
+   * @param status the HTTP status for the client (400, 403, 413, 502, 504, …)
+   * @param type the OpenAI error {@code type}, e.g. {@code upstream_error}
+   * @param code a stable machine-readable code, e.g. {@code upstream_unreachable}
+   * @param message a human-readable explanation; never contains credentials
+   * @param cause the failure behind it, or null
+   */
+  public ProxyException(int status, String type, String code, String message, @Nullable Throwable cause) {
     this(status, type, code, message, cause, 0);
   }
 
-  private ProxyException(int status, String type, String code, String message, Throwable cause, int retryAfter) {
+  private ProxyException(
+      int status, String type, String code, String message, @Nullable Throwable cause, int retryAfter) {
     super(message, cause);
     this.status = status;
     this.type = type;
@@ -52,22 +67,22 @@ public final class ProxyException extends RuntimeException {
     this.retryAfterSeconds = retryAfter;
   }
 
-  /** The HTTP status the client receives when this error happens before the response started. */
+  /** {@return the HTTP status the client receives when this error happens before the response started} */
   public int status() {
     return status;
   }
 
-  /** The OpenAI error {@code type}. */
+  /** {@return the OpenAI error {@code type}, e.g. {@code invalid_request_error}} */
   public String type() {
     return type;
   }
 
-  /** The error {@code code}. */
+  /** {@return the stable machine-readable error {@code code}, e.g. {@code target_refused}} */
   public String code() {
     return code;
   }
 
-  /** The error as the OpenAI JSON object {@code {"error":{"message":…,"type":…,"code":…}}}, UTF-8. */
+  /** {@return the error as the OpenAI JSON object {@code {"error":{"message":…,"type":…,"code":…}}}, UTF-8} */
   public byte[] toJson() {
     ByteArrayOutputStream out = new ByteArrayOutputStream(128);
     try (JsonGenerator json = JSON.createGenerator(out)) {
@@ -88,6 +103,9 @@ public final class ProxyException extends RuntimeException {
    * The headers of the error response whose body is {@link #toJson()}: {@code Content-Type},
    * {@code Content-Length} for a body of {@code length} bytes, and {@code Retry-After} when the client should try
    * again later.
+   *
+   * @param length the length of the body in bytes, normally {@code toJson().length}
+   * @return the headers, unmodifiable
    */
   public List<Map.Entry<String, String>> responseHeaders(int length) {
     List<Map.Entry<String, String>> headers = new ArrayList<>(3);
@@ -112,11 +130,11 @@ public final class ProxyException extends RuntimeException {
         413, "invalid_request_error", "request_too_large", "request body exceeds the limit of " + limit + " bytes");
   }
 
-  static ProxyException unreachable(String message, Throwable cause) {
+  static ProxyException unreachable(String message, @Nullable Throwable cause) {
     return new ProxyException(502, "upstream_error", "upstream_unreachable", message, cause);
   }
 
-  static ProxyException timeout(String message, Throwable cause) {
+  static ProxyException timeout(String message, @Nullable Throwable cause) {
     return new ProxyException(504, "upstream_error", "upstream_timeout", message, cause);
   }
 

@@ -21,34 +21,64 @@ public interface ProxyListener {
   /** A listener that does nothing. */
   ProxyListener NONE = new ProxyListener() {};
 
-  /** A request arrived; only the method, client address and start time are known. */
+  /**
+   * A request arrived; only the method, client address and start time are known.
+   *
+   * @param exchange the exchange
+   */
   default void exchangeStarted(ExchangeInfo exchange) {}
 
-  /** The upstream URL was resolved and allowed by the policy: alias, host and path are known. */
+  /**
+   * The upstream URL was resolved and allowed by the policy: alias, host and path are known.
+   *
+   * @param exchange the exchange
+   */
   default void targetResolved(ExchangeInfo exchange) {}
 
   /**
    * The proxy refused the request before calling any upstream (bad target URL, policy, access key, body too large,
    * too many requests); the client gets {@code error}. {@link #finished} follows.
+   *
+   * @param exchange the exchange
+   * @param error what the client was answered
    */
   default void targetRefused(ExchangeInfo exchange, ProxyException error) {}
 
-  /** A connection to the upstream is ready (new or from the pool) and the request is about to be sent. */
+  /**
+   * A connection to the upstream is ready (new or from the pool) and the request is about to be sent.
+   *
+   * @param exchange the exchange
+   */
   default void upstreamConnected(ExchangeInfo exchange) {}
 
-  /** The upstream's response headers arrived. */
+  /**
+   * The upstream's response headers arrived.
+   *
+   * @param exchange the exchange; its status is known
+   */
   default void firstByte(ExchangeInfo exchange) {}
 
   /**
    * The first reasoning text of the answer went out (in its own field, wrapped in tags, or removed in
    * {@code strip} mode). Reported only for answers the proxy parses: chat completions and completions.
+   *
+   * @param exchange the exchange
    */
   default void firstReasoning(ExchangeInfo exchange) {}
 
-  /** The first answer output went out: content text, a refusal or a tool call. Reported as for reasoning. */
+  /**
+   * The first answer output went out: content text, a refusal or a tool call. Reported as for reasoning.
+   *
+   * @param exchange the exchange
+   */
   default void firstContent(ExchangeInfo exchange) {}
 
-  /** The upstream reported token usage; may come more than once, each report replacing the previous one. */
+  /**
+   * The upstream reported token usage; may come more than once, each report replacing the previous one.
+   *
+   * @param exchange the exchange
+   * @param usage the counts of this report
+   */
   default void usage(ExchangeInfo exchange, TokenUsage usage) {}
 
   /**
@@ -56,16 +86,32 @@ public interface ProxyListener {
    * response started (upstream unreachable, timeout, shutdown), one error event ending a stream, or a plain
    * response cut short. Upstream error statuses relayed as they came are answers, not failures, and are not
    * reported here.
+   *
+   * @param exchange the exchange
+   * @param error what the client was sent
    */
   default void failed(ExchangeInfo exchange, ProxyException error) {}
 
-  /** The client went away, or the exchange was cancelled, before the response was complete. */
+  /**
+   * The client went away, or the exchange was cancelled, before the response was complete.
+   *
+   * @param exchange the exchange
+   */
   default void cancelled(ExchangeInfo exchange) {}
 
-  /** The exchange ended; {@link ExchangeInfo#outcome()}, the duration and the counters are final. */
+  /**
+   * The exchange ended; {@link ExchangeInfo#outcome()}, the duration and the counters are final.
+   *
+   * @param exchange the exchange
+   */
   default void finished(ExchangeInfo exchange) {}
 
-  /** One listener that calls each of {@code listeners} in order. */
+  /**
+   * Combines listeners.
+   *
+   * @param listeners the listeners, in the order they are called
+   * @return one listener that calls each of {@code listeners} in order; {@link #NONE} for an empty list
+   */
   static ProxyListener of(List<? extends ProxyListener> listeners) {
     List<ProxyListener> all = List.copyOf(listeners);
     if (all.isEmpty()) {

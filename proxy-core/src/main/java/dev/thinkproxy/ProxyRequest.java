@@ -5,6 +5,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import org.jspecify.annotations.Nullable;
 
 /**
  * One client request as the proxy sees it: the method, the raw target path with the upstream base URL inside it
@@ -17,10 +18,10 @@ import java.util.Objects;
 public final class ProxyRequest {
   private final String method;
   private final String targetPath;
-  private final String query;
+  private final @Nullable String query;
   private final List<Map.Entry<String, String>> headers;
   private final byte[] body;
-  private final String clientAddress;
+  private final @Nullable String clientAddress;
 
   private ProxyRequest(Builder b) {
     this.method = b.method;
@@ -31,38 +32,53 @@ public final class ProxyRequest {
     this.clientAddress = b.clientAddress;
   }
 
-  /** A builder; the method defaults to {@code POST}. */
+  /**
+   * Starts a request.
+   *
+   * @return a builder; the method defaults to {@code POST}
+   */
   public static Builder builder() {
     return new Builder();
   }
 
-  /** The HTTP method, upper case. */
+  /** {@return the HTTP method, upper case} */
   public String method() {
     return method;
   }
 
-  /** The raw path after the mount point, starting with {@code /}, e.g. {@code /https://host/v1/chat/completions}. */
+  /**
+   * {@return the raw path after the mount point, starting with {@code /}, e.g.
+   * {@code /https://host/v1/chat/completions}}
+   */
   public String targetPath() {
     return targetPath;
   }
 
-  /** The raw query string without {@code ?}, or null. */
-  public String query() {
+  /** {@return the raw query string without {@code ?}, or null when the request has none} */
+  public @Nullable String query() {
     return query;
   }
 
-  /** The client's address, for {@link ProxyListener}s and access logs; null when the embedder did not set it. */
-  public String clientAddress() {
+  /**
+   * {@return the client's address, for {@link ProxyListener}s and access logs; null when the embedder did not set
+   * it}
+   */
+  public @Nullable String clientAddress() {
     return clientAddress;
   }
 
-  /** The client's headers in the order received; names as sent. */
+  /** {@return the client's headers in the order received, names as sent; unmodifiable} */
   public List<Map.Entry<String, String>> headers() {
     return headers;
   }
 
-  /** The first value of a header, ignoring the case of the name, or null. */
-  public String header(String name) {
+  /**
+   * Looks up a header.
+   *
+   * @param name the header name, matched ignoring case
+   * @return the first value of the header, or null when the request has none
+   */
+  public @Nullable String header(String name) {
     for (Map.Entry<String, String> h : headers) {
       if (h.getKey().equalsIgnoreCase(name)) {
         return h.getValue();
@@ -76,7 +92,7 @@ public final class ProxyRequest {
     return body;
   }
 
-  /** The body length in bytes. */
+  /** {@return the body length in bytes} */
   public int bodyLength() {
     return body.length;
   }
@@ -84,51 +100,87 @@ public final class ProxyRequest {
   /** Builds a {@link ProxyRequest}. */
   public static final class Builder {
     private String method = "POST";
-    private String targetPath;
-    private String query;
+    private @Nullable String targetPath;
+    private @Nullable String query;
     private final List<Map.Entry<String, String>> headers = new ArrayList<>();
     private byte[] body = new byte[0];
-    private String clientAddress;
+    private @Nullable String clientAddress;
 
     private Builder() {}
 
-    /** The HTTP method. Default {@code POST}. */
+    /**
+     * Sets the HTTP method. Default {@code POST}.
+     *
+     * @param method the method, in any case
+     * @return this builder
+     */
     public Builder method(String method) {
       this.method = method.toUpperCase(java.util.Locale.ROOT);
       return this;
     }
 
-    /** The raw path after the mount point, e.g. {@code /https://api.openai.com/v1/chat/completions}. */
+    /**
+     * Sets the target path; required.
+     *
+     * @param targetPath the raw path after the mount point, e.g. {@code /https://api.openai.com/v1/chat/completions}
+     * @return this builder
+     */
     public Builder targetPath(String targetPath) {
       this.targetPath = targetPath;
       return this;
     }
 
-    /** The raw query string without {@code ?}, or null. */
-    public Builder query(String query) {
+    /**
+     * Sets the query string. Default: none.
+     *
+     * @param query the raw query string without {@code ?}, or null for none
+     * @return this builder
+     */
+    public Builder query(@Nullable String query) {
       this.query = query;
       return this;
     }
 
-    /** Adds a header; repeated names are kept in order. */
+    /**
+     * Adds a header; repeated names are kept in order.
+     *
+     * @param name the header name as sent
+     * @param value the header value
+     * @return this builder
+     */
     public Builder addHeader(String name, String value) {
       headers.add(new SimpleImmutableEntry<>(name, value));
       return this;
     }
 
-    /** The body bytes, forwarded byte for byte. The array is not copied; do not modify it afterwards. */
+    /**
+     * Sets the body, forwarded byte for byte. Default: empty.
+     *
+     * @param body the body bytes; the array is not copied, so do not modify it afterwards
+     * @return this builder
+     */
     public Builder body(byte[] body) {
       this.body = Objects.requireNonNull(body, "body");
       return this;
     }
 
-    /** The client's address (e.g. {@code getRemoteAddr()}), reported to listeners; optional. */
-    public Builder clientAddress(String address) {
+    /**
+     * Sets the client's address, reported to listeners. Default: none.
+     *
+     * @param address the client's address (e.g. {@code getRemoteAddr()}), or null when unknown
+     * @return this builder
+     */
+    public Builder clientAddress(@Nullable String address) {
       this.clientAddress = address;
       return this;
     }
 
-    /** The immutable request. */
+    /**
+     * Builds the request.
+     *
+     * @return the immutable request
+     * @throws NullPointerException when no target path was set
+     */
     public ProxyRequest build() {
       return new ProxyRequest(this);
     }

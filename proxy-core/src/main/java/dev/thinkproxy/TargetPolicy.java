@@ -6,6 +6,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Which upstreams the proxy may connect to. The upstream URL comes from the client, so by default only public
@@ -25,8 +26,8 @@ public final class TargetPolicy {
 
   private enum Kind { NAME, WILDCARD, ADDRESS, LOCALHOST }
 
-  private record HostPattern(String text, Kind kind, String name, byte[] address, int port) {
-    boolean matchesHost(String host, byte[] hostAddress, int p) {
+  private record HostPattern(String text, Kind kind, String name, byte @Nullable [] address, int port) {
+    boolean matchesHost(String host, byte @Nullable [] hostAddress, int p) {
       if (port >= 0 && port != p) {
         return false;
       }
@@ -59,22 +60,26 @@ public final class TargetPolicy {
     this.allowHosts = List.copyOf(b.allowHosts);
   }
 
-  /** The default policy: public hosts only, any of them. */
+  /** {@return the default policy: public hosts only, any of them} */
   public static TargetPolicy defaults() {
     return DEFAULTS;
   }
 
-  /** A builder with the defaults. */
+  /**
+   * Starts a policy.
+   *
+   * @return a builder with the defaults
+   */
   public static Builder builder() {
     return new Builder();
   }
 
-  /** Whether loopback, private and link-local upstreams are permitted. */
+  /** {@return whether loopback, private and link-local upstreams are permitted} */
   public boolean allowPrivateNetworks() {
     return allowPrivateNetworks;
   }
 
-  /** The allow-host entries as given; empty means every public host. */
+  /** {@return the allow-host entries as given; empty means every public host} */
   public List<String> allowHosts() {
     return allowHosts.stream().map(HostPattern::text).toList();
   }
@@ -133,7 +138,7 @@ public final class TargetPolicy {
     return false;
   }
 
-  private static byte[] literalAddress(String host) {
+  private static byte @Nullable [] literalAddress(String host) {
     if (TargetResolver.DOTTED_QUAD.matcher(host).matches() || host.indexOf(':') >= 0) {
       return AddressRules.literalBytes(host);
     }
@@ -160,7 +165,12 @@ public final class TargetPolicy {
 
     private Builder() {}
 
-    /** Permit upstreams on loopback, private and link-local addresses. Default false. */
+    /**
+     * Permit upstreams on loopback, private and link-local addresses. Default false.
+     *
+     * @param allow whether to permit them
+     * @return this builder
+     */
     public Builder allowPrivateNetworks(boolean allow) {
       this.allowPrivateNetworks = allow;
       return this;
@@ -171,6 +181,8 @@ public final class TargetPolicy {
      * ({@code 127.0.0.1:8000}, {@code [::1]:8000}) or {@code localhost[:port]}. Once any entry is present, only
      * matching hosts are allowed.
      *
+     * @param entry the entry
+     * @return this builder
      * @throws IllegalArgumentException for an entry that is not one of these forms
      */
     public Builder allowHost(String entry) {
@@ -178,7 +190,12 @@ public final class TargetPolicy {
       return this;
     }
 
-    /** Adds several allow-host entries. */
+    /**
+     * Adds several allow-host entries, as {@link #allowHost(String)}.
+     *
+     * @param entries the entries
+     * @return this builder
+     */
     public Builder allowHosts(Iterable<String> entries) {
       for (String e : entries) {
         allowHost(e);
@@ -186,7 +203,7 @@ public final class TargetPolicy {
       return this;
     }
 
-    /** The immutable policy. */
+    /** {@return the immutable policy} */
     public TargetPolicy build() {
       return new TargetPolicy(this);
     }

@@ -13,7 +13,13 @@ public enum ThinkMode {
   /** Pass responses through untouched. */
   OFF;
 
-  /** Parses {@code split}, {@code wrap}, {@code strip} or {@code off}, ignoring case. */
+  /**
+   * Parses a mode name.
+   *
+   * @param value {@code split}, {@code wrap}, {@code strip} or {@code off}, in any case
+   * @return the mode
+   * @throws IllegalArgumentException for any other value
+   */
   public static ThinkMode parse(String value) {
     try {
       return valueOf(value.strip().toUpperCase(Locale.ROOT));
@@ -22,7 +28,7 @@ public enum ThinkMode {
     }
   }
 
-  /** The lower-case name used in flags and headers. */
+  /** {@return the lower-case name used in flags and headers} */
   public String id() {
     return name().toLowerCase(Locale.ROOT);
   }

@@ -11,7 +11,13 @@ import java.util.Objects;
  */
 public record ThinkTag(String open, String close) {
 
-  /** Validates the pair. */
+  /**
+   * Validates the pair.
+   *
+   * @param open the opening delimiter, not empty
+   * @param close the closing delimiter, not empty and different from {@code open} ignoring case
+   * @throws IllegalArgumentException when a delimiter is empty or both are the same
+   */
   public ThinkTag {
     Objects.requireNonNull(open, "open");
     Objects.requireNonNull(close, "close");
@@ -23,7 +29,13 @@ public record ThinkTag(String open, String close) {
     }
   }
 
-  /** The XML-style pair for a tag name: {@code named("think")} is {@code <think>}/{@code </think>}. */
+  /**
+   * The XML-style pair for a tag name: {@code named("think")} is {@code <think>}/{@code </think>}.
+   *
+   * @param name the tag name, without {@code <}, {@code >}, {@code /} or whitespace
+   * @return the pair
+   * @throws IllegalArgumentException when {@code name} is not a tag name
+   */
   public static ThinkTag named(String name) {
     if (name == null || name.isBlank() || name.matches(".*[<>/\\s].*")) {
       throw new IllegalArgumentException("not a tag name: " + name);
@@ -34,6 +46,10 @@ public record ThinkTag(String open, String close) {
   /**
    * Parses one entry of the {@code --think-tags} list: a name ({@code think}) or an explicit pair written
    * {@code OPEN|CLOSE} ({@code ◁think▷|◁/think▷}).
+   *
+   * @param entry the entry
+   * @return the pair
+   * @throws IllegalArgumentException when {@code entry} is neither form
    */
   public static ThinkTag parse(String entry) {
     String s = entry.strip();

@@ -4,6 +4,7 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.Objects;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Separates reasoning from content in one choice's text as it streams: text between a leading opening tag
@@ -51,7 +52,12 @@ public final class ThinkTagProcessor {
    * @param text the text, never empty
    */
   public record Segment(Kind kind, String text) {
-    /** Validates the segment. */
+    /**
+     * Validates the segment.
+     *
+     * @param kind reasoning or content
+     * @param text the text
+     */
     public Segment {
       Objects.requireNonNull(kind, "kind");
       Objects.requireNonNull(text, "text");
@@ -87,7 +93,7 @@ public final class ThinkTagProcessor {
   /** The last {@code longestTag - 1} characters of content, to see literal tags that span two pieces. */
   private String contentTail = "";
   private boolean finished;
-  private List<Segment> out;
+  private @Nullable List<Segment> out;
 
   private ThinkTagProcessor(Builder b) {
     this.opens = b.tags.stream().map(ThinkTag::open).toArray(String[]::new);
@@ -119,15 +125,22 @@ public final class ThinkTagProcessor {
     }
   }
 
-  /** A builder with the defaults: tag {@code think}, leading blocks only, whitespace trimmed, no implicit open. */
+  /**
+   * Starts a processor.
+   *
+   * @return a builder with the defaults: tag {@code think}, leading blocks only, whitespace trimmed, no implicit
+   *     open
+   */
   public static Builder builder() {
     return new Builder();
   }
 
   /**
    * Processes the next piece of text and returns the segments that are decided, in order; adjacent segments of
-   * the same kind are merged. Returns an empty list when everything was held back.
+   * the same kind are merged.
    *
+   * @param text the next piece of text, of any length
+   * @return the decided segments, in order; empty when everything was held back
    * @throws IllegalStateException after {@link #finish()}
    */
   public List<Segment> feed(CharSequence text) {
@@ -145,6 +158,8 @@ public final class ThinkTagProcessor {
   /**
    * Ends the text: releases what was held back (as reasoning inside an unclosed block, as content otherwise)
    * and returns it. The processor accepts no more text afterwards; further calls return an empty list.
+   *
+   * @return the segments released, in order
    */
   public List<Segment> finish() {
     if (finished) {
@@ -162,12 +177,12 @@ public final class ThinkTagProcessor {
     return result();
   }
 
-  /** Whether the text so far ends inside a reasoning block. */
+  /** {@return whether the text so far ends inside a reasoning block} */
   public boolean insideReasoning() {
     return inside;
   }
 
-  /** Whether non-whitespace content was produced, which ends the leading position for opening tags. */
+  /** {@return whether non-whitespace content was produced, which ends the leading position for opening tags} */
   public boolean contentStarted() {
     return sawContent;
   }
@@ -528,7 +543,12 @@ public final class ThinkTagProcessor {
 
     private Builder() {}
 
-    /** The delimiter pairs to recognise, in order of preference. Default: {@code <think>}/{@code </think>}. */
+    /**
+     * The delimiter pairs to recognise, in order of preference. Default: {@code <think>}/{@code </think>}.
+     *
+     * @param tags at least one pair
+     * @return this builder
+     */
     public Builder tags(List<ThinkTag> tags) {
       if (tags.isEmpty()) {
         throw new IllegalArgumentException("at least one tag is required");
@@ -537,25 +557,40 @@ public final class ThinkTagProcessor {
       return this;
     }
 
-    /** Extract every block wherever it appears, not only leading ones. Default false. */
+    /**
+     * Extract every block wherever it appears, not only leading ones. Default false.
+     *
+     * @param anywhere whether to extract blocks anywhere
+     * @return this builder
+     */
     public Builder anywhere(boolean anywhere) {
       this.anywhere = anywhere;
       return this;
     }
 
-    /** Keep whitespace around tags byte-exact instead of trimming it. Default false. */
+    /**
+     * Keep whitespace around tags byte-exact instead of trimming it. Default false.
+     *
+     * @param keepWhitespace whether to keep whitespace
+     * @return this builder
+     */
     public Builder keepWhitespace(boolean keepWhitespace) {
       this.keepWhitespace = keepWhitespace;
       return this;
     }
 
-    /** Start inside a reasoning block, as if the opening tag had been sent. Default false. */
+    /**
+     * Start inside a reasoning block, as if the opening tag had been sent. Default false.
+     *
+     * @param implicitOpen whether the text starts inside a block
+     * @return this builder
+     */
     public Builder implicitOpen(boolean implicitOpen) {
       this.implicitOpen = implicitOpen;
       return this;
     }
 
-    /** A new processor in its initial state. */
+    /** {@return a new processor in its initial state} */
     public ThinkTagProcessor build() {
       return new ThinkTagProcessor(this);
     }

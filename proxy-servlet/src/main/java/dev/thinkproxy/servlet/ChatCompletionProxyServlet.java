@@ -22,6 +22,7 @@ import java.util.Collections;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -63,23 +64,33 @@ public class ChatCompletionProxyServlet extends HttpServlet {
   static final long STREAM_BUFFER_BYTES = 64 * 1024;
   private static final Logger log = LoggerFactory.getLogger(ChatCompletionProxyServlet.class);
 
-  private transient ChatCompletionProxy proxy;
+  private transient @Nullable ChatCompletionProxy proxy;
   private transient boolean ownsProxy;
-  private transient CorsPolicy corsPolicy;
+  private transient @Nullable CorsPolicy corsPolicy;
   private transient CorsResponder cors;
-  private String mountPrefix;
+  /** The configured mount prefix, or null to take it from each request's servlet mapping. */
+  private @Nullable String mountPrefix;
 
   /** A servlet configured from its init-params. */
   public ChatCompletionProxyServlet() {}
 
-  /** A servlet that uses {@code proxy}, with CORS off; the caller closes it. */
+  /**
+   * A servlet that uses a built proxy, with CORS off.
+   *
+   * @param proxy the proxy; the caller closes it
+   */
   public ChatCompletionProxyServlet(ChatCompletionProxy proxy) {
     this(proxy, CorsPolicy.disabled());
   }
 
-  /** A servlet that uses {@code proxy} and lets browser apps call it as {@code cors} allows; the caller closes it. */
+  /**
+   * A servlet that uses a built proxy and lets browser apps call it as a CORS policy allows.
+   *
+   * @param proxy the proxy; the caller closes it
+   * @param cors which browser apps may call the proxy
+   */
   public ChatCompletionProxyServlet(ChatCompletionProxy proxy, CorsPolicy cors) {
-    this.proxy = proxy;
+    this.proxy = Objects.requireNonNull(proxy, "proxy");
     this.corsPolicy = Objects.requireNonNull(cors, "cors");
   }
 
@@ -98,8 +109,11 @@ public class ChatCompletionProxyServlet extends HttpServlet {
     mountPrefix = configuredMountPrefix();
   }
 
-  /** The proxy this servlet forwards to. */
-  public ChatCompletionProxy proxy() {
+  /**
+   * {@return the proxy this servlet forwards to; null until {@link #init()} for a servlet configured from its
+   * init-params}
+   */
+  public @Nullable ChatCompletionProxy proxy() {
     return proxy;
   }
 

@@ -8,6 +8,7 @@ import java.util.Objects;
 import java.util.Set;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Which browser apps may call the proxy across origins (CORS). Off by default: without allowed origins the servlet
@@ -56,27 +57,31 @@ public final class CorsPolicy {
     this.maxAge = b.maxAge;
   }
 
-  /** A builder with no origins allowed, credentials off and a max-age of {@link #DEFAULT_MAX_AGE}. */
+  /**
+   * Starts a policy.
+   *
+   * @return a builder with no origins allowed, credentials off and a max-age of {@link #DEFAULT_MAX_AGE}
+   */
   public static Builder builder() {
     return new Builder();
   }
 
-  /** The policy that allows no cross-origin access: no CORS headers, preflights forwarded like any request. */
+  /** {@return the policy that allows no cross-origin access: no CORS headers, preflights forwarded like any request} */
   public static CorsPolicy disabled() {
     return DISABLED;
   }
 
-  /** Whether any origin is allowed at all. */
+  /** {@return whether any origin is allowed at all} */
   public boolean enabled() {
     return anyOrigin || !origins.isEmpty();
   }
 
-  /** Whether every origin is allowed ({@code *}). */
+  /** {@return whether every origin is allowed ({@code *})} */
   public boolean allowsAnyOrigin() {
     return anyOrigin;
   }
 
-  /** The allowed origins in their normalised form (lower case, no default port), without {@code *}. */
+  /** {@return the allowed origins in their normalised form (lower case, no default port), without {@code *}} */
   public Set<String> allowedOrigins() {
     return origins;
   }
@@ -85,20 +90,21 @@ public final class CorsPolicy {
    * Whether a browser on {@code origin} may call the proxy.
    *
    * @param origin the request's {@code Origin} header, or null when it has none
+   * @return whether the origin is allowed; false for null
    */
-  public boolean allowsOrigin(String origin) {
+  public boolean allowsOrigin(@Nullable String origin) {
     if (origin == null) {
       return false;
     }
     return anyOrigin || origins.contains(origin.strip().toLowerCase(Locale.ROOT));
   }
 
-  /** Whether browsers may send cookies and HTTP authentication ({@code Access-Control-Allow-Credentials}). */
+  /** {@return whether browsers may send cookies and HTTP authentication ({@code Access-Control-Allow-Credentials})} */
   public boolean allowsCredentials() {
     return allowCredentials;
   }
 
-  /** How long browsers may cache a preflight answer ({@code Access-Control-Max-Age}). */
+  /** {@return how long browsers may cache a preflight answer ({@code Access-Control-Max-Age})} */
   public Duration maxAge() {
     return maxAge;
   }
@@ -150,6 +156,8 @@ public final class CorsPolicy {
      * Allows browser apps on {@code origin} ({@code scheme://host[:port]}, e.g. {@code https://chat.example.com}),
      * or on every origin with {@code *}. Repeatable.
      *
+     * @param origin the origin, or {@code *}
+     * @return this builder
      * @throws IllegalArgumentException when {@code origin} is neither an origin nor {@code *}
      */
     public Builder allowOrigin(String origin) {
@@ -162,7 +170,12 @@ public final class CorsPolicy {
       return this;
     }
 
-    /** Allows each of {@code origins}, as {@link #allowOrigin(String)}. */
+    /**
+     * Allows each of several origins, as {@link #allowOrigin(String)}.
+     *
+     * @param origins the origins
+     * @return this builder
+     */
     public Builder allowOrigins(Collection<String> origins) {
       origins.forEach(this::allowOrigin);
       return this;
@@ -172,6 +185,9 @@ public final class CorsPolicy {
      * Lets browsers send cookies and HTTP authentication ({@code Access-Control-Allow-Credentials: true}). Only
      * needed when something in front of the proxy authenticates browsers by cookie; an {@code Authorization}
      * header set by the app does not need it. Cannot be combined with {@code *}. Default: false.
+     *
+     * @param allow whether browsers may send credentials
+     * @return this builder
      */
     public Builder allowCredentials(boolean allow) {
       this.allowCredentials = allow;
@@ -182,6 +198,8 @@ public final class CorsPolicy {
      * How long browsers may cache a preflight answer, sent in whole seconds; browsers cap it (Chromium at two
      * hours). Default: {@link #DEFAULT_MAX_AGE}.
      *
+     * @param maxAge how long, zero or positive
+     * @return this builder
      * @throws IllegalArgumentException when {@code maxAge} is negative
      */
     public Builder maxAge(Duration maxAge) {
@@ -193,8 +211,9 @@ public final class CorsPolicy {
     }
 
     /**
-     * The policy.
+     * Builds the policy.
      *
+     * @return the immutable policy
      * @throws IllegalArgumentException when {@code *} is combined with credentials, which browsers refuse
      */
     public CorsPolicy build() {

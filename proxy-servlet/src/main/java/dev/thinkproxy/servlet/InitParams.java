@@ -23,6 +23,7 @@ import java.util.Locale;
 import java.util.function.Function;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The configuration names shared by servlet init-params and the standalone server's flags ({@code --NAME}) and
@@ -136,11 +137,14 @@ public final class InitParams {
   private InitParams() {}
 
   /**
-   * A builder configured from named settings; a setting the function returns null for keeps its default.
+   * A proxy builder configured from named settings, to build as it is or to adjust first.
    *
+   * @param settings the value of each setting by name ({@link #NAMES}), e.g. {@code getInitParameter}; null keeps
+   *     the setting's default
+   * @return a builder with the settings applied
    * @throws IllegalArgumentException naming the setting whose value is invalid
    */
-  public static ChatCompletionProxy.Builder toBuilder(Function<String, String> settings) {
+  public static ChatCompletionProxy.Builder toBuilder(Function<String, @Nullable String> settings) {
     TargetPolicy.Builder policy = TargetPolicy.builder();
     ThinkOptions.Builder think = ThinkOptions.builder();
     ChatCompletionProxy.Builder proxy = ChatCompletionProxy.builder();
@@ -266,10 +270,12 @@ public final class InitParams {
    * The CORS policy configured by {@value #CORS_ORIGIN}, {@value #CORS_ALLOW_CREDENTIALS} and
    * {@value #CORS_MAX_AGE}; {@link CorsPolicy#disabled()} when no origin is set.
    *
+   * @param settings the value of each setting by name, as for {@link #toBuilder}
+   * @return the policy
    * @throws IllegalArgumentException naming the setting whose value is invalid, or both settings when
    *     {@code *} is combined with credentials
    */
-  public static CorsPolicy corsPolicy(Function<String, String> settings) {
+  public static CorsPolicy corsPolicy(Function<String, @Nullable String> settings) {
     CorsPolicy.Builder cors = CorsPolicy.builder();
     String v;
     if ((v = get(settings, CORS_ORIGIN)) != null) {
@@ -300,6 +306,11 @@ public final class InitParams {
   /**
    * Parses a duration: a number with an optional unit {@code ms}, {@code s} (default), {@code m}, {@code h}, or
    * ISO-8601 ({@code PT5M}). {@code 0} means none.
+   *
+   * @param name the setting's name, for the error message
+   * @param value the text to parse
+   * @return the duration
+   * @throws IllegalArgumentException naming the setting when {@code value} is not a duration
    */
   public static Duration parseDuration(String name, String value) {
     String s = value.strip().toLowerCase(Locale.ROOT);
@@ -397,7 +408,7 @@ public final class InitParams {
     }
   }
 
-  private static String get(Function<String, String> settings, String name) {
+  private static @Nullable String get(Function<String, @Nullable String> settings, String name) {
     return settings.apply(name);
   }
 }
