@@ -1,11 +1,16 @@
 package dev.thinkproxy.examples;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 import mockwebserver3.MockResponse;
+import mockwebserver3.MockResponseBody;
+import okio.BufferedSink;
 
 /** Upstream SSE bodies for the tests, and a reader for what the proxy sends back. */
 final class Sse {
@@ -54,6 +59,16 @@ final class Sse {
     return sb.toString();
   }
 
+  /**
+   * Writes {@code text} as one HTTP chunk and flushes it, for an upstream body that frames itself (a custom
+   * MockWebServer body is written as is).
+   */
+  static void writeChunk(BufferedSink sink, String text) throws IOException {
+    byte[] bytes = text.getBytes(StandardCharsets.UTF_8);
+    sink.writeUtf8(Integer.toHexString(bytes.length)).writeUtf8("\r\n").write(bytes).writeUtf8("\r\n");
+    sink.flush();
+  }
+
   static MockResponse streamResponse(String body) {
     return new MockResponse.Builder()
         .code(200)
@@ -78,6 +93,55 @@ final class Sse {
         .setHeader("Content-Type", "application/json")
         .body(json)
         .build();
+  }
+
+  /** What an upstream writes into a chunked event-stream body, one {@link #writeChunk} per event. */
+  interface ChunkWriter {
+    void write(BufferedSink sink) throws IOException, InterruptedException;
+  }
+
+  /**
+   * A chunked event-stream response whose body {@code writer} writes as it goes (pausing, waiting for the test),
+   * ended with the last chunk once it returns.
+   */
+  static MockResponse chunkedStream(ChunkWriter writer) {
+    // MockWebServer writes a custom body as is, so the body frames itself: one HTTP chunk per event.
+    MockResponseBody body = new MockResponseBody() {
+      @Override
+      public long getContentLength() {
+        return -1;
+      }
+
+      @Override
+      public void writeTo(BufferedSink sink) throws IOException {
+        try {
+          writer.write(sink);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          throw new IOException(e);
+        }
+        sink.writeUtf8("0\r\n\r\n");
+        sink.flush();
+      }
+    };
+    return new MockResponse.Builder()
+        .setHeader("Content-Type", "text/event-stream")
+        .setHeader("Transfer-Encoding", "chunked")
+        .body(body)
+        .build();
+  }
+
+  /**
+   * Asserts that {@code response} is the {@link #thinkStream()} split by the proxy in the default mode: an event
+   * stream with the answer in {@code content}, the reasoning in {@code reasoning_content}, and {@code [DONE]}.
+   */
+  static void assertSplitThinkStream(RawHttp.Response response) throws IOException {
+    assertThat(response.status()).as("%s", response).isEqualTo(200);
+    assertThat(response.header("Content-Type")).startsWith("text/event-stream");
+    Received got = read(response.bodyText(), "reasoning_content");
+    assertThat(got.content()).isEqualTo(ANSWER);
+    assertThat(got.reasoning()).isEqualTo(REASONING);
+    assertThat(got.done()).isTrue();
   }
 
   /** The client's view of a stream. */
