@@ -26,6 +26,26 @@ final class Sse {
 
   /** One {@code chat.completion.chunk} event for choice 0. */
   static String chunkEvent(String content, String finishReason) {
+    ObjectNode chunk = chunk(finishReason);
+    if (content != null) {
+      ObjectNode delta = (ObjectNode) chunk.path("choices").path(0).path("delta");
+      if (content.isEmpty()) {
+        delta.put("role", "assistant");
+      }
+      delta.put("content", content);
+    }
+    return "data: " + chunk + "\n\n";
+  }
+
+  /** One event whose delta carries reasoning in its own {@code reasoning_content} field, as DeepSeek streams it. */
+  static String reasoningEvent(String reasoning) {
+    ObjectNode chunk = chunk(null);
+    ((ObjectNode) chunk.path("choices").path(0).path("delta")).put("reasoning_content", reasoning);
+    return "data: " + chunk + "\n\n";
+  }
+
+  /** A chunk for choice 0 with an empty delta. */
+  private static ObjectNode chunk(String finishReason) {
     ObjectNode chunk = RawHttp.JSON.createObjectNode();
     chunk.put("id", "chatcmpl-1");
     chunk.put("object", "chat.completion.chunk");
@@ -33,19 +53,28 @@ final class Sse {
     chunk.put("model", "test-model");
     ObjectNode choice = chunk.putArray("choices").addObject();
     choice.put("index", 0);
-    ObjectNode delta = choice.putObject("delta");
-    if (content != null) {
-      if (content.isEmpty()) {
-        delta.put("role", "assistant");
-      }
-      delta.put("content", content);
-    }
+    choice.putObject("delta");
     if (finishReason == null) {
       choice.putNull("finish_reason");
     } else {
       choice.put("finish_reason", finishReason);
     }
-    return "data: " + chunk + "\n\n";
+    return chunk;
+  }
+
+  /**
+   * A stream whose reasoning comes in {@code reasoning_content} deltas before the answer's {@code content}
+   * deltas, as providers with a reasoning parser send it.
+   */
+  static MockResponse reasoningFieldStream() {
+    String body = chunkEvent("", null)
+        + reasoningEvent("Let me ")
+        + reasoningEvent("think.")
+        + chunkEvent("The answer", null)
+        + chunkEvent(" is 42.", null)
+        + chunkEvent(null, "stop")
+        + "data: [DONE]\n\n";
+    return streamResponse(body);
   }
 
   /** A whole upstream stream: one event per piece, a finish event and {@code [DONE]}. */
