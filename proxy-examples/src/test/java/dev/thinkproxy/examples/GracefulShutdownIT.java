@@ -7,7 +7,6 @@ import java.io.IOException;
 import java.net.ConnectException;
 import java.net.InetAddress;
 import java.net.SocketException;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -18,9 +17,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import mockwebserver3.MockResponse;
-import mockwebserver3.MockResponseBody;
 import mockwebserver3.MockWebServer;
-import okio.BufferedSink;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -80,47 +77,20 @@ class GracefulShutdownIT {
 
   private MockResponse slowStream() {
     List<String> pieces = pieces();
-    // MockWebServer writes a custom body as is, so the body frames itself: one HTTP chunk per event.
-    MockResponseBody body = new MockResponseBody() {
-      @Override
-      public long getContentLength() {
-        return -1;
-      }
-
-      @Override
-      public void writeTo(BufferedSink sink) throws IOException {
-        try {
-          for (int i = 0; i < pieces.size(); i++) {
-            writeChunk(sink, Sse.chunkEvent(pieces.get(i), null));
-            if (i == GATE_AFTER) {
-              upstreamAtGate.countDown();
-              if (!openGate.await(3 * HANG_GUARD_SECONDS, TimeUnit.SECONDS)) {
-                throw new IOException("the test never opened the gate");
-              }
-            }
-            Thread.sleep(200);
+    return Sse.chunkedStream(sink -> {
+      for (int i = 0; i < pieces.size(); i++) {
+        Sse.writeChunk(sink, Sse.chunkEvent(pieces.get(i), null));
+        if (i == GATE_AFTER) {
+          upstreamAtGate.countDown();
+          if (!openGate.await(3 * HANG_GUARD_SECONDS, TimeUnit.SECONDS)) {
+            throw new IOException("the test never opened the gate");
           }
-          writeChunk(sink, Sse.chunkEvent(null, "stop"));
-          writeChunk(sink, "data: [DONE]\n\n");
-          sink.writeUtf8("0\r\n\r\n");
-          sink.flush();
-        } catch (InterruptedException e) {
-          Thread.currentThread().interrupt();
-          throw new IOException(e);
         }
+        Thread.sleep(200);
       }
-    };
-    return new MockResponse.Builder()
-        .setHeader("Content-Type", "text/event-stream")
-        .setHeader("Transfer-Encoding", "chunked")
-        .body(body)
-        .build();
-  }
-
-  private static void writeChunk(BufferedSink sink, String text) throws IOException {
-    byte[] bytes = text.getBytes(StandardCharsets.UTF_8);
-    sink.writeUtf8(Integer.toHexString(bytes.length)).writeUtf8("\r\n").write(bytes).writeUtf8("\r\n");
-    sink.flush();
+      Sse.writeChunk(sink, Sse.chunkEvent(null, "stop"));
+      Sse.writeChunk(sink, "data: [DONE]\n\n");
+    });
   }
 
   @Test

@@ -11,6 +11,7 @@ import com.openai.models.chat.completions.ChatCompletion;
 import com.openai.models.chat.completions.ChatCompletionChunk;
 import com.openai.models.chat.completions.ChatCompletionCreateParams;
 import com.openai.models.chat.completions.ChatCompletionMessage;
+import dev.thinkproxy.ChatCompletionProxy;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.util.ArrayList;
@@ -25,7 +26,7 @@ import org.junit.jupiter.api.Test;
 /**
  * The official OpenAI Java SDK (OkHttp transport) talks to a provider through the standalone server. Reasoning is
  * not a typed field of the SDK's models, so it is read from the additional properties (deprecated accessor, still
- * the SDK's only way to reach unknown fields).
+ * the SDK's only way to reach unknown fields), or, in {@code wrap} mode, from the content itself.
  */
 @SuppressWarnings("deprecation")
 class OpenAiSdkIT {
@@ -97,6 +98,24 @@ class OpenAiSdkIT {
     String body = request.getBody().utf8();
     assertThat(RawHttp.JSON.readTree(body).path("stream").asBoolean()).as("request body %s", body).isTrue();
     assertThat(RawHttp.JSON.readTree(body).path("model").asText()).isEqualTo("test-model");
+  }
+
+  @Test
+  void wrapModeGivesTheSdkTheReasoningInTagsInContent() throws Exception {
+    upstream.enqueue(Sse.reasoningFieldStream());
+    ChatCompletionCreateParams wrap = params().toBuilder()
+        .putAdditionalHeader(ChatCompletionProxy.MODE_HEADER, "wrap")
+        .build();
+
+    StringBuilder content = new StringBuilder();
+    try (StreamResponse<ChatCompletionChunk> stream = client.chat().completions().createStreaming(wrap)) {
+      stream.stream().forEach(chunk -> chunk.choices().forEach(c -> c.delta().content().ifPresent(content::append)));
+    }
+
+    assertThat(content.toString()).isEqualTo("<think>\n" + Sse.REASONING + "\n</think>\n\n" + Sse.ANSWER);
+    RecordedRequest request = upstream.takeRequest(10, TimeUnit.SECONDS);
+    assertThat(request).isNotNull();
+    assertThat(request.getHeaders().get(ChatCompletionProxy.MODE_HEADER)).as("consumed by the proxy").isNull();
   }
 
   @Test

@@ -1,11 +1,16 @@
 package dev.thinkproxy.examples;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 import mockwebserver3.MockResponse;
+import mockwebserver3.MockResponseBody;
+import okio.BufferedSink;
 
 /** Upstream SSE bodies for the tests, and a reader for what the proxy sends back. */
 final class Sse {
@@ -21,6 +26,26 @@ final class Sse {
 
   /** One {@code chat.completion.chunk} event for choice 0. */
   static String chunkEvent(String content, String finishReason) {
+    ObjectNode chunk = chunk(finishReason);
+    if (content != null) {
+      ObjectNode delta = (ObjectNode) chunk.path("choices").path(0).path("delta");
+      if (content.isEmpty()) {
+        delta.put("role", "assistant");
+      }
+      delta.put("content", content);
+    }
+    return "data: " + chunk + "\n\n";
+  }
+
+  /** One event whose delta carries reasoning in its own {@code reasoning_content} field, as DeepSeek streams it. */
+  static String reasoningEvent(String reasoning) {
+    ObjectNode chunk = chunk(null);
+    ((ObjectNode) chunk.path("choices").path(0).path("delta")).put("reasoning_content", reasoning);
+    return "data: " + chunk + "\n\n";
+  }
+
+  /** A chunk for choice 0 with an empty delta. */
+  private static ObjectNode chunk(String finishReason) {
     ObjectNode chunk = RawHttp.JSON.createObjectNode();
     chunk.put("id", "chatcmpl-1");
     chunk.put("object", "chat.completion.chunk");
@@ -28,19 +53,28 @@ final class Sse {
     chunk.put("model", "test-model");
     ObjectNode choice = chunk.putArray("choices").addObject();
     choice.put("index", 0);
-    ObjectNode delta = choice.putObject("delta");
-    if (content != null) {
-      if (content.isEmpty()) {
-        delta.put("role", "assistant");
-      }
-      delta.put("content", content);
-    }
+    choice.putObject("delta");
     if (finishReason == null) {
       choice.putNull("finish_reason");
     } else {
       choice.put("finish_reason", finishReason);
     }
-    return "data: " + chunk + "\n\n";
+    return chunk;
+  }
+
+  /**
+   * A stream whose reasoning comes in {@code reasoning_content} deltas before the answer's {@code content}
+   * deltas, as providers with a reasoning parser send it.
+   */
+  static MockResponse reasoningFieldStream() {
+    String body = chunkEvent("", null)
+        + reasoningEvent("Let me ")
+        + reasoningEvent("think.")
+        + chunkEvent("The answer", null)
+        + chunkEvent(" is 42.", null)
+        + chunkEvent(null, "stop")
+        + "data: [DONE]\n\n";
+    return streamResponse(body);
   }
 
   /** A whole upstream stream: one event per piece, a finish event and {@code [DONE]}. */
@@ -52,6 +86,16 @@ final class Sse {
     sb.append(chunkEvent(null, "stop"));
     sb.append("data: [DONE]\n\n");
     return sb.toString();
+  }
+
+  /**
+   * Writes {@code text} as one HTTP chunk and flushes it, for an upstream body that frames itself (a custom
+   * MockWebServer body is written as is).
+   */
+  static void writeChunk(BufferedSink sink, String text) throws IOException {
+    byte[] bytes = text.getBytes(StandardCharsets.UTF_8);
+    sink.writeUtf8(Integer.toHexString(bytes.length)).writeUtf8("\r\n").write(bytes).writeUtf8("\r\n");
+    sink.flush();
   }
 
   static MockResponse streamResponse(String body) {
@@ -78,6 +122,55 @@ final class Sse {
         .setHeader("Content-Type", "application/json")
         .body(json)
         .build();
+  }
+
+  /** What an upstream writes into a chunked event-stream body, one {@link #writeChunk} per event. */
+  interface ChunkWriter {
+    void write(BufferedSink sink) throws IOException, InterruptedException;
+  }
+
+  /**
+   * A chunked event-stream response whose body {@code writer} writes as it goes (pausing, waiting for the test),
+   * ended with the last chunk once it returns.
+   */
+  static MockResponse chunkedStream(ChunkWriter writer) {
+    // MockWebServer writes a custom body as is, so the body frames itself: one HTTP chunk per event.
+    MockResponseBody body = new MockResponseBody() {
+      @Override
+      public long getContentLength() {
+        return -1;
+      }
+
+      @Override
+      public void writeTo(BufferedSink sink) throws IOException {
+        try {
+          writer.write(sink);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          throw new IOException(e);
+        }
+        sink.writeUtf8("0\r\n\r\n");
+        sink.flush();
+      }
+    };
+    return new MockResponse.Builder()
+        .setHeader("Content-Type", "text/event-stream")
+        .setHeader("Transfer-Encoding", "chunked")
+        .body(body)
+        .build();
+  }
+
+  /**
+   * Asserts that {@code response} is the {@link #thinkStream()} split by the proxy in the default mode: an event
+   * stream with the answer in {@code content}, the reasoning in {@code reasoning_content}, and {@code [DONE]}.
+   */
+  static void assertSplitThinkStream(RawHttp.Response response) throws IOException {
+    assertThat(response.status()).as("%s", response).isEqualTo(200);
+    assertThat(response.header("Content-Type")).startsWith("text/event-stream");
+    Received got = read(response.bodyText(), "reasoning_content");
+    assertThat(got.content()).isEqualTo(ANSWER);
+    assertThat(got.reasoning()).isEqualTo(REASONING);
+    assertThat(got.done()).isTrue();
   }
 
   /** The client's view of a stream. */

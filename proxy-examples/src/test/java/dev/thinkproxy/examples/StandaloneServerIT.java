@@ -121,12 +121,7 @@ class StandaloneServerIT {
 
     RawHttp.Response r = RawHttp.postJson(server.port(), target, REQUEST_BODY);
 
-    assertThat(r.status()).as("%s", r).isEqualTo(200);
-    assertThat(r.header("Content-Type")).startsWith("text/event-stream");
-    Sse.Received got = Sse.read(r.bodyText(), "reasoning_content");
-    assertThat(got.content()).isEqualTo(Sse.ANSWER);
-    assertThat(got.reasoning()).isEqualTo(Sse.REASONING);
-    assertThat(got.done()).isTrue();
+    Sse.assertSplitThinkStream(r);
 
     RecordedRequest request = upstream.takeRequest(10, TimeUnit.SECONDS);
     assertThat(request).as("request at the upstream").isNotNull();

@@ -44,9 +44,10 @@ import org.slf4j.LoggerFactory;
  * governs, so long streams are never cut at the container default of 30 s. A client that disconnects cancels the
  * upstream call.
  *
- * <p>Container settings for the {@code //} URL form: Jetty 12 rejects {@code //} in paths by default; relax it
- * with {@code UriCompliance.DEFAULT.with("thinkproxy", AMBIGUOUS_EMPTY_SEGMENT, AMBIGUOUS_PATH_SEPARATOR)}.
- * The collapsed form {@code https:/host} works everywhere with default settings.
+ * <p>Container settings for the URL forms: Jetty 12 rejects {@code //}, {@code %2F} and raw {@code [ ]} in paths
+ * by default; relax it with {@link #JETTY_URI_COMPLIANCE}. Tomcat keeps {@code //} and needs
+ * {@code encodedSolidusHandling="passthrough"} and {@code relaxedPathChars="[]|"} on its Connector for the
+ * others. The collapsed form {@code https:/host} works everywhere with default settings.
  *
  * <p>Browser apps on other origins can call the proxy when a {@link CorsPolicy} allows them (off by default; the
  * init-params are in {@link InitParams}): preflights are answered by the servlet and never forwarded, and every
@@ -55,6 +56,24 @@ import org.slf4j.LoggerFactory;
 public class ChatCompletionProxyServlet extends HttpServlet {
   /** Init-param overriding the mount prefix, e.g. {@code /proxy}. */
   public static final String MOUNT_PATH = "mount-path";
+
+  /**
+   * The Jetty 12 URI compliance that lets every base-URL form reach the servlet: Jetty's default plus, in paths,
+   * {@code //} ({@code AMBIGUOUS_EMPTY_SEGMENT}), {@code %2F} ({@code AMBIGUOUS_PATH_SEPARATOR}) and characters
+   * such as the raw brackets of an IPv6 literal ({@code ILLEGAL_PATH_CHARACTERS}); the proxy checks the upstream URL
+   * itself. In the format Jetty's {@code UriCompliance.from(String)} reads: a string, so that this module needs no
+   * Jetty dependency. Embedded:
+   *
+   * <pre>{@code
+   * HttpConfiguration http = new HttpConfiguration();
+   * http.setUriCompliance(UriCompliance.from(ChatCompletionProxyServlet.JETTY_URI_COMPLIANCE));
+   * }</pre>
+   *
+   * <p>In a Jetty distribution, set the property {@code jetty.httpConfig.uriCompliance} to the same value in
+   * {@code start.d/server.ini}.
+   */
+  public static final String JETTY_URI_COMPLIANCE =
+      "DEFAULT,AMBIGUOUS_EMPTY_SEGMENT,AMBIGUOUS_PATH_SEPARATOR,ILLEGAL_PATH_CHARACTERS";
 
   private static final long serialVersionUID = 1L;
   /**

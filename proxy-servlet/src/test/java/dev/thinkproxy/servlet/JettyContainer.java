@@ -11,8 +11,9 @@ import org.eclipse.jetty.server.Server;
 import org.eclipse.jetty.server.ServerConnector;
 
 /**
- * An embedded Jetty 12 (ee10) with the relaxed URI compliance the servlet's documentation asks for ({@code //} and
- * {@code %2F} in paths), and nothing else changed: in particular {@code decodeAmbiguousURIs} stays false, so
+ * An embedded Jetty 12 (ee10) with the relaxed URI compliance the servlet's documentation asks for
+ * ({@link ChatCompletionProxyServlet#JETTY_URI_COMPLIANCE}: {@code //} and {@code %2F} in paths), and nothing else
+ * changed: in particular {@code decodeAmbiguousURIs} stays false, so
  * {@code getPathInfo()} would throw for these URLs.
  */
 final class JettyContainer implements ServletContainer {
@@ -22,8 +23,7 @@ final class JettyContainer implements ServletContainer {
   public int start(Map<String, HttpServlet> servletsByMount) throws Exception {
     server = new Server();
     HttpConfiguration config = new HttpConfiguration();
-    config.setUriCompliance(UriCompliance.DEFAULT.with("thinkproxy",
-        UriCompliance.Violation.AMBIGUOUS_EMPTY_SEGMENT, UriCompliance.Violation.AMBIGUOUS_PATH_SEPARATOR));
+    config.setUriCompliance(UriCompliance.from(ChatCompletionProxyServlet.JETTY_URI_COMPLIANCE));
     ServerConnector connector = new ServerConnector(server, new HttpConnectionFactory(config));
     connector.setHost("127.0.0.1");
     connector.setPort(0);
