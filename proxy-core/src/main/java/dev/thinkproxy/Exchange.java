@@ -710,8 +710,11 @@ final class Exchange implements ProxyCall, Callback, ResponseObserver {
         sink.complete();
       } finally {
         sinkLock.unlock();
-        proxy.finished(this);
-        ended(reported == null ? ExchangeInfo.Outcome.COMPLETED : ExchangeInfo.Outcome.FAILED);
+        try {
+          ended(reported == null ? ExchangeInfo.Outcome.COMPLETED : ExchangeInfo.Outcome.FAILED);
+        } finally {
+          proxy.finished(this);
+        }
       }
     }
   }
@@ -723,12 +726,15 @@ final class Exchange implements ProxyCall, Callback, ResponseObserver {
         sink.abort(cause == null ? new IOException("canceled") : cause);
       } finally {
         sinkLock.unlock();
-        proxy.finished(this);
-        if (reported != null && !canceled) {
-          ended(ExchangeInfo.Outcome.FAILED);
-        } else {
-          listener.cancelled(info);
-          ended(ExchangeInfo.Outcome.CANCELLED);
+        try {
+          if (reported != null && !canceled) {
+            ended(ExchangeInfo.Outcome.FAILED);
+          } else {
+            listener.cancelled(info);
+            ended(ExchangeInfo.Outcome.CANCELLED);
+          }
+        } finally {
+          proxy.finished(this);
         }
       }
     }
@@ -743,6 +749,7 @@ final class Exchange implements ProxyCall, Callback, ResponseObserver {
     }
   }
 
+  /** Tells the listeners before the proxy counts the exchange as done, so {@code awaitIdle} waits for them too. */
   private void ended(ExchangeInfo.Outcome outcome) {
     if (info.end(outcome)) {
       listener.finished(info);

@@ -6,6 +6,8 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import mockwebserver3.MockResponse;
 import mockwebserver3.MockWebServer;
 import mockwebserver3.SocketEffect;
@@ -20,6 +22,7 @@ class LogHygieneTest {
 
   @Test
   void refusedFailedAndBrokenExchangesLogNoSecrets() throws Exception {
+    Finished finished = new Finished();
     try (MockWebServer upstream = new MockWebServer()) {
       upstream.start();
       String host = "127.0.0.1:" + upstream.getPort();
@@ -27,6 +30,7 @@ class LogHygieneTest {
           .targetPolicy(TargetPolicy.builder().allowHost(host).build())
           .accessKeys(List.of("SECRET-PROXY-KEY"))
           .addListener(new AccessLogListener("dev.thinkproxy.access.hygiene"))
+          .addListener(finished)
           .build();
       try (proxy) {
         // Refused: bad key, userinfo, private target, bad mode header.
@@ -42,6 +46,8 @@ class LogHygieneTest {
         send(proxy, "/http://" + host + "/v1/chat/completions", "SECRET-PROXY-KEY");
         upstream.enqueue(new MockResponse.Builder().onRequestStart(SocketEffect.ShutdownConnection.INSTANCE).build());
         send(proxy, "/http://" + host + "/v1/chat/completions", "SECRET-PROXY-KEY");
+        // An exchange's listeners hear that it finished after its client got the end of the response.
+        assertThat(finished.all.await(20, TimeUnit.SECONDS)).as("five exchanges finished").isTrue();
       }
     }
 
@@ -50,6 +56,16 @@ class LogHygieneTest {
     assertThat(log).as("one access-log line per exchange")
         .containsPattern("(?s)(dev\\.thinkproxy\\.access\\.hygiene - time=.*){5}");
     assertThat(log).doesNotContain("SECRET");
+  }
+
+  /** Counts finished exchanges; added after the access log, so its line is written when this one hears of it. */
+  private static final class Finished implements ProxyListener {
+    final CountDownLatch all = new CountDownLatch(5);
+
+    @Override
+    public void finished(ExchangeInfo exchange) {
+      all.countDown();
+    }
   }
 
   private static void send(ChatCompletionProxy proxy, String path, String proxyKey) throws Exception {
