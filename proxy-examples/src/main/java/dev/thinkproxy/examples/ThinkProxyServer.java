@@ -24,6 +24,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.Callable;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.stream.Collectors;
 import org.apache.catalina.Context;
 import org.apache.catalina.LifecycleException;
 import org.apache.catalina.connector.Connector;
@@ -35,6 +36,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Model.OptionSpec;
 import picocli.CommandLine.IParameterExceptionHandler;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
@@ -168,6 +171,7 @@ public final class ThinkProxyServer implements Callable<Integer>, AutoCloseable 
   private Duration grace;
   private final AtomicBoolean closed = new AtomicBoolean();
   private ConfiguredDefaults defaults;
+  private CommandSpec spec;
 
   /** Runs the server until the JVM is stopped. */
   public static void main(String[] args) {
@@ -231,7 +235,8 @@ public final class ThinkProxyServer implements Callable<Integer>, AutoCloseable 
 
   private CommandLine commandLine(Map<String, String> env) {
     CommandLine cli = new CommandLine(this);
-    defaults = new ConfiguredDefaults(cli.getCommandSpec(), env);
+    spec = cli.getCommandSpec();
+    defaults = new ConfiguredDefaults(spec, env);
     cli.setDefaultValueProvider(defaults);
     return cli;
   }
@@ -263,47 +268,27 @@ public final class ThinkProxyServer implements Callable<Integer>, AutoCloseable 
     return proxy;
   }
 
-  private void startServer() throws LifecycleException, IOException {
+  /**
+   * The parsed options that are proxy settings, by their {@link InitParams} names (every such flag is named like its
+   * init-param): repeatable ones comma-joined, flags {@code true}/{@code false}, unset ones absent.
+   */
+  private Map<String, String> proxySettings() {
     Map<String, String> settings = new HashMap<>();
-    settings.put(InitParams.ALLOW_PRIVATE_NETWORKS, Boolean.toString(allowPrivateNetworks));
-    if (allowHosts != null) {
-      settings.put(InitParams.ALLOW_HOST, String.join(",", allowHosts));
+    for (OptionSpec option : spec.options()) {
+      String name = option.longestName().substring(2);
+      Object value = option.getValue();
+      if (InitParams.NAMES.contains(name) && value != null) {
+        settings.put(name, value instanceof List<?> list
+            ? list.stream().map(String::valueOf).collect(Collectors.joining(","))
+            : value.toString());
+      }
     }
-    if (providers != null) {
-      settings.put(InitParams.PROVIDER, String.join(",", providers));
-    }
-    settings.put(InitParams.NO_BUILTIN_PROVIDERS, Boolean.toString(noBuiltinProviders));
-    settings.put(InitParams.ALIASES_ONLY, Boolean.toString(aliasesOnly));
-    settings.put(InitParams.THINK_MODE, thinkMode);
-    settings.put(InitParams.REASONING_FIELD, reasoningField);
-    settings.put(InitParams.THINK_TAGS, thinkTags);
-    settings.put(InitParams.THINK_ANYWHERE, Boolean.toString(thinkAnywhere));
-    settings.put(InitParams.THINK_KEEP_WHITESPACE, Boolean.toString(thinkKeepWhitespace));
-    settings.put(InitParams.IMPLICIT_OPEN_MODELS, implicitOpenModels);
-    settings.put(InitParams.LIFT_REQUEST_REASONING, Boolean.toString(liftRequestReasoning));
-    settings.put(InitParams.IDLE_TIMEOUT, idleTimeout);
-    settings.put(InitParams.FIRST_BYTE_TIMEOUT, firstByteTimeout);
-    settings.put(InitParams.TOTAL_TIMEOUT, totalTimeout);
-    settings.put(InitParams.CONNECT_TIMEOUT, connectTimeout);
-    settings.put(InitParams.HEARTBEAT_INTERVAL, heartbeatInterval);
-    settings.put(InitParams.MAX_BODY_BYTES, maxBodyBytes);
-    settings.put(InitParams.MAX_RESPONSE_BUFFER_BYTES, maxResponseBufferBytes);
-    settings.put(InitParams.MAX_CONCURRENT_REQUESTS, maxConcurrentRequests);
-    if (proxyKeys != null) {
-      settings.put(InitParams.PROXY_KEY, String.join(",", proxyKeys));
-    }
-    settings.put(InitParams.PROXY_KEY_FILE, proxyKeyFile);
-    settings.put(InitParams.PROXY_KEY_HEADER, proxyKeyHeader);
-    if (caFiles != null) {
-      settings.put(InitParams.CA_FILE, String.join(",", caFiles));
-    }
-    if (corsOrigins != null) {
-      settings.put(InitParams.CORS_ORIGIN, String.join(",", corsOrigins));
-    }
-    settings.put(InitParams.CORS_ALLOW_CREDENTIALS, Boolean.toString(corsAllowCredentials));
-    settings.put(InitParams.CORS_MAX_AGE, corsMaxAge);
+    return settings;
+  }
+
+  private void startServer() throws LifecycleException, IOException {
+    Map<String, String> settings = proxySettings();
     CorsPolicy cors = InitParams.corsPolicy(settings::get);
-    settings.put(InitParams.ACCESS_LOG, Boolean.toString(accessLog));
     grace = InitParams.parseDuration("--shutdown-grace", shutdownGrace);
     ChatCompletionProxy.Builder builder = InitParams.toBuilder(settings::get);
     if (metrics) {

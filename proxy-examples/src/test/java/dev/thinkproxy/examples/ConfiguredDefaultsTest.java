@@ -3,6 +3,7 @@ package dev.thinkproxy.examples;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.thinkproxy.servlet.InitParams;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -226,6 +227,15 @@ class ConfiguredDefaultsTest {
   }
 
   // ---- every option is a key, now and as options are added ----------------------------------------------
+
+  @Test
+  void everyInitParamIsAFlagOfTheSameName() {
+    CommandSpec spec = new CommandLine(new ThinkProxyServer()).getCommandSpec();
+
+    for (String name : InitParams.NAMES) {
+      assertThat(spec.findOption("--" + name)).as("--%s", name).isNotNull();
+    }
+  }
 
   @Test
   void everyOptionOfTheServerIsAKeyOfTheFile() throws IOException {

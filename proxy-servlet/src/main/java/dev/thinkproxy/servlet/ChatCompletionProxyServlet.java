@@ -228,6 +228,11 @@ public class ChatCompletionProxyServlet extends HttpServlet {
 
   private void writeError(HttpServletRequest req, HttpServletResponse resp, ProxyException error) throws IOException {
     proxy.reportRefused(req.getMethod(), req.getRemoteAddr(), error);
+    writeJson(resp, error);
+  }
+
+  /** Answers with {@code error}'s status and OpenAI-style JSON body, on a response nothing was written to yet. */
+  static void writeJson(HttpServletResponse resp, ProxyException error) throws IOException {
     byte[] body = error.toJson();
     resp.setStatus(error.status());
     for (Map.Entry<String, String> h : error.responseHeaders(body.length)) {

@@ -75,10 +75,7 @@ final class CorsResponder {
       resp.setStatus(HttpServletResponse.SC_NO_CONTENT);
       return;
     }
-    byte[] body = answer.refusal().toJson();
-    resp.setStatus(answer.refusal().status());
-    addHeaders(resp, answer.refusal().responseHeaders(body.length));
-    resp.getOutputStream().write(body);
+    ChatCompletionProxyServlet.writeJson(resp, answer.refusal());
   }
 
   /** Adds the CORS headers of an actual (not preflight) request's response, before anything else is written. */
