@@ -164,6 +164,12 @@ final class SseRewriter {
       }
       return;
     }
+    if (pendingCr && event.size - lineStart == 1) {
+      // A CR alone is a blank line: the event before it is complete and goes through the rewriter before the held
+      // text is released, as the text it carries continues the held text.
+      pendingCr = false;
+      endLine(out);
+    }
     if (broken) {
       // Held text came before whatever the fault cut off, a comment line included.
       releaseHeld(out);

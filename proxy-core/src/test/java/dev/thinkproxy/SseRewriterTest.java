@@ -446,6 +446,20 @@ class SseRewriterTest {
     }
 
     @Test
+    void eventEndedByALoneCrJustBeforeAFaultIsDispatchedBeforeHeldTextIsReleased() {
+      // A CR alone ends a line, so "\r\n\r" completes the event although the LF that may follow never came.
+      String upstream = "data: " + content("<think>ab") + "\r\n\r\n" + "data: " + content("c") + "\r\n\r";
+      ByteArrayOutputStream out = new ByteArrayOutputStream();
+      SseRewriter rewriter = Sse.splitRewriter();
+      rewriter.feed(bytes(upstream), 0, bytes(upstream).length, out);
+      rewriter.cutOff(out);
+
+      Sse.Text text = Sse.clientText(out.toByteArray()).get(0);
+      assertThat(text.reasoning()).isEqualTo("abc");
+      assertThat(text.content()).isEmpty();
+    }
+
+    @Test
     void bareDataFieldNameCutOffAtTheEndIsACommentNotAnEmptyEvent() {
       String out = str(rewrite(event(content("a")) + "data"));
 
